@@ -1,0 +1,41 @@
+// Package transform defines the processor seam of the delivery runtime:
+// a batch in, one result per record out, in Firehose's Lambda vocabulary
+// (Ok, Dropped, ProcessingFailed). Concrete processors live in sub-packages.
+package transform
+
+import (
+	"context"
+
+	"github.com/hydrant-io/hydrant/streams/record"
+)
+
+// Status is a per-record verdict, as in Firehose's Lambda transform contract.
+type Status uint8
+
+const (
+	// Ok: the record continues with Out (zero or more records; one usually).
+	Ok Status = iota
+	// Dropped: the record is intentionally discarded (counts as resolved).
+	Dropped
+	// Failed: the record goes to the backup as processing-failed with Err.
+	Failed
+)
+
+// Result is the verdict for one input record.
+type Result struct {
+	Status Status
+	// Out holds the records that continue when Status is Ok. Processors copy
+	// the input record and change Data/Meta; ID, Shard, Seq and Arrived stay.
+	Out []record.Record
+	Err error
+}
+
+// Processor transforms a batch. Process returns exactly len(in) results,
+// index-aligned with in. A non-nil error means the whole call failed (trap,
+// timeout, crashed child); the runtime retries it and then backs the records
+// up as processing-failed. Process may be called concurrently for different
+// shards; Close releases resources and is called once.
+type Processor interface {
+	Process(ctx context.Context, in []record.Record) ([]Result, error)
+	Close(ctx context.Context) error
+}

@@ -75,3 +75,17 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 type ObjectStore interface {
 	Put(ctx context.Context, bucket, key string, body io.Reader) error
 }
+
+// Failed is one record that could not be delivered, on its way to the backup
+// under the error output prefix.
+type Failed struct {
+	// Record is the data as it was handed to the stage that failed; it
+	// carries Shard, Seq and Arrived of its source record.
+	Record record.Record
+	// Attempts counts delivery attempts made before giving up.
+	Attempts int
+	// Code and Message describe the last error.
+	Code, Message string
+	// Ended is when the last attempt ended.
+	Ended time.Time
+}

@@ -1,0 +1,230 @@
+//go:build integration
+
+// Package integration holds end-to-end tests that build the hydrant binary,
+// run it as a real process, and talk to it (and to real services) over the
+// network. Run with `make integration` or `go test -tags integration ./integration/...`.
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// binary is the hydrant binary built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hydrant-it-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "hydrant")
+	build := exec.Command("go", "build", "-race", "-o", binary, "../cmd/hydrant")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build hydrant:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freeAddr returns a loopback address with a port nobody listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// server is one running hydrant process.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	addr string
+	done chan error
+	logs *bytes.Buffer
+}
+
+// startServer runs `hydrant serve --config cfg` and waits for /readyz.
+func startServer(t *testing.T, cfg, addr string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "--config", cfg, "--log-format", "json")
+	// One writer for both pipes: exec then serialises the writes.
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	require.NoError(t, cmd.Start())
+	s := &server{t: t, cmd: cmd, addr: addr, done: make(chan error, 1), logs: logs}
+	go func() { s.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-s.done
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	waitFor(t, 30*time.Second, "server ready on "+addr, func() bool {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			t.Fatalf("server exited during start: %v\n%s", err, logs.String())
+		default:
+		}
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (s *server) kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+// stop sends SIGTERM and returns the exit error (nil for exit 0).
+func (s *server) stop() error {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(60 * time.Second):
+		s.kill()
+		return fmt.Errorf("server did not exit within 60s of SIGTERM")
+	}
+}
+
+// waitFor polls cond until it holds; it fails the test after limit so that a
+// broken build cannot hang CI. It asserts nothing about speed.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s after %s", what, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// writeConfig writes a pipeline file for a directory-sink pipeline.
+func writeConfig(t *testing.T, dir, addr string, extra string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`version: 1
+server:
+  listen: %s
+  data_dir: %s
+stores:
+  local: { type: directory, path: %s }
+pipelines:
+  - name: events
+    stream: { shards: 2 }
+    processors:
+      - type: append_delimiter
+    destinations:
+      - name: lake
+        type: directory
+        store: local
+%s`, addr, filepath.Join(dir, "data"), filepath.Join(dir, "lake"), extra)
+	path := filepath.Join(dir, "hydrant.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
+	return path
+}
+
+// lakeObject is one delivered object.
+type lakeObject struct {
+	Key   string
+	Lines [][]byte
+}
+
+// readLake returns every complete object under root (temp files excluded).
+func readLake(t *testing.T, root string) []lakeObject {
+	t.Helper()
+	var objs []lakeObject
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		obj := lakeObject{Key: filepath.ToSlash(rel)}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(make([]byte, 0, 1<<20), 8<<20)
+		for sc.Scan() {
+			obj.Lines = append(obj.Lines, append([]byte(nil), sc.Bytes()...))
+		}
+		require.NoError(t, sc.Err())
+		objs = append(objs, obj)
+		return nil
+	})
+	require.NoError(t, err)
+	return objs
+}
+
+// countLines maps each delivered line to how often it was delivered.
+func countLines(t *testing.T, root string) map[string]int {
+	seen := map[string]int{}
+	for _, o := range readLake(t, root) {
+		for _, l := range o.Lines {
+			seen[string(l)]++
+		}
+	}
+	return seen
+}
+
+// putNDJSON sends records through the plain batch door.
+func putNDJSON(ctx context.Context, addr, stream string, lines []string) (*http.Response, []byte, error) {
+	body := strings.Join(lines, "\n") + "\n"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+addr+"/v1/streams/"+stream+"/records", strings.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(resp.Body)
+	return resp, buf.Bytes(), err
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}

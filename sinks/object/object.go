@@ -1,0 +1,254 @@
+// Package object is the generic object sink behind the directory sink and
+// the S3 sink: it turns a batch into objects named like Firehose's and puts
+// them into a sinks.ObjectStore.
+//
+// Each object's key is the evaluated prefix followed by
+// prefix.ObjectName(pipeline, version, t, id, ext), where t is the arrival
+// time of the group's oldest record (UTC) and id is
+// prefix.BatchUUID(pipeline, destination, shard, first, last, partition):
+// a retried Write of the same batch range produces the same keys and
+// overwrites its earlier objects instead of duplicating them. The seed of
+// !{firehose:random-string} is derived from id for the same reason.
+//
+// With partition keys in the prefix (dynamic partitioning), records are
+// grouped by their escaped partition key values and each group becomes one
+// object. Records are concatenated as they are; the append_delimiter
+// processor adds newlines.
+//
+// A record whose partition keys are missing or invalid, or whose prefix
+// evaluates to an unsafe key, is reported in a *sinks.BatchError with a
+// Permanent error wrapping ErrPartitionKeyFailed (Firehose's
+// partition-key-failed), so the runtime backs it up at once while the rest
+// of the batch is delivered. A store error fails the whole batch (retried).
+package object
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hydrant-io/hydrant/sinks"
+	"github.com/hydrant-io/hydrant/sinks/prefix"
+	"github.com/hydrant-io/hydrant/streams/record"
+)
+
+// ErrPartitionKeyFailed is wrapped by per-record errors of records whose
+// prefix could not be evaluated.
+var ErrPartitionKeyFailed = errors.New("partition-key-failed")
+
+// Compression codecs. Only CompressionNone exists today.
+const (
+	CompressionNone = "none"
+)
+
+// Config configures a Sink.
+type Config struct {
+	// Pipeline and Version name objects (<pipeline>-<version>-...).
+	Pipeline string
+	Version  int
+	// Bucket is passed to the store ("" for a directory store's root).
+	Bucket string
+	// Prefix is the key template; Firehose's default time layout is
+	// appended when it has no timestamp and no partition key.
+	Prefix string
+	// Compression is "" or "none" (others to come: gzip, zstd...).
+	Compression string
+	// Ext is the object name extension, e.g. ".gz"; it must start with '.'
+	// and use [0-9a-z!-_.*'()]. Empty means none.
+	Ext string
+	// Now is used when records carry no arrival time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Sink writes batches as objects. It is safe for concurrent use.
+type Sink struct {
+	cfg   Config
+	tmpl  *prefix.Template
+	store sinks.ObjectStore
+}
+
+var _ sinks.Sink = (*Sink)(nil)
+
+// New validates cfg and returns a Sink writing to store.
+func New(cfg Config, store sinks.ObjectStore) (*Sink, error) {
+	if cfg.Pipeline == "" {
+		return nil, errors.New("object sink: empty pipeline name")
+	}
+	if store == nil {
+		return nil, errors.New("object sink: nil store")
+	}
+	switch cfg.Compression {
+	case "", CompressionNone:
+	default:
+		return nil, fmt.Errorf("object sink: unsupported compression %q", cfg.Compression)
+	}
+	if err := checkExt(cfg.Ext); err != nil {
+		return nil, fmt.Errorf("object sink: %w", err)
+	}
+	tmpl, err := prefix.Parse(cfg.Prefix, false)
+	if err != nil {
+		return nil, fmt.Errorf("object sink: %w", err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Sink{cfg: cfg, tmpl: tmpl.WithDefaultTime(), store: store}, nil
+}
+
+func checkExt(ext string) error {
+	if ext == "" {
+		return nil
+	}
+	if ext[0] != '.' {
+		return fmt.Errorf("extension %q must start with '.'", ext)
+	}
+	for _, c := range ext {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || strings.ContainsRune("!-_.*'()", c)) {
+			return fmt.Errorf("extension %q: character %q not allowed", ext, c)
+		}
+	}
+	return nil
+}
+
+// group is the records of one partition.
+type group struct {
+	partition string
+	idx       []int // indexes into Batch.Records
+	meta      map[string]string
+	oldest    time.Time
+}
+
+// Write puts one object per partition of b. See the package doc for the
+// error contract.
+func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
+	if len(b.Records) == 0 {
+		return nil
+	}
+	groups, failed := s.group(b)
+	for i := range groups {
+		g := &groups[i]
+		key, err := s.key(b, g)
+		if err != nil {
+			for _, j := range g.idx {
+				failed[j] = sinks.Permanent(fmt.Errorf("%w: %w", ErrPartitionKeyFailed, err))
+			}
+			continue
+		}
+		if err := s.store.Put(ctx, s.cfg.Bucket, key, &concatReader{recs: b.Records, idx: g.idx}); err != nil {
+			return fmt.Errorf("put object %q: %w", key, err)
+		}
+	}
+	if len(failed) > 0 {
+		return &sinks.BatchError{Failed: failed}
+	}
+	return nil
+}
+
+// group splits b's records by partition, in order of first appearance.
+func (s *Sink) group(b *record.Batch) ([]group, map[int]error) {
+	failed := map[int]error{}
+	if !s.tmpl.HasPartitionKeys() {
+		g := group{idx: make([]int, len(b.Records))}
+		for i := range b.Records {
+			g.idx[i] = i
+		}
+		g.oldest = b.Oldest()
+		return []group{g}, failed
+	}
+	var groups []group
+	byPart := map[string]int{}
+	for i := range b.Records {
+		r := &b.Records[i]
+		p, err := s.tmpl.Partition(r.Meta)
+		if err != nil {
+			failed[i] = sinks.Permanent(fmt.Errorf("%w: %w", ErrPartitionKeyFailed, err))
+			continue
+		}
+		gi, ok := byPart[p]
+		if !ok {
+			gi = len(groups)
+			byPart[p] = gi
+			groups = append(groups, group{partition: p, meta: r.Meta, oldest: r.Arrived})
+		}
+		g := &groups[gi]
+		g.idx = append(g.idx, i)
+		if r.Arrived.Before(g.oldest) {
+			g.oldest = r.Arrived
+		}
+	}
+	return groups, failed
+}
+
+// key evaluates a group's object key.
+func (s *Sink) key(b *record.Batch, g *group) (string, error) {
+	id := prefix.BatchUUID(s.cfg.Pipeline, b.Destination, string(b.Shard), b.First, b.Last, g.partition)
+	t := g.oldest
+	if t.IsZero() {
+		t = s.cfg.Now()
+	}
+	t = t.UTC()
+	p, err := s.tmpl.Eval(prefix.Values{Time: t, Meta: g.meta, Rand: seeded(id)})
+	if err != nil {
+		return "", err
+	}
+	return p + prefix.ObjectName(s.cfg.Pipeline, s.cfg.Version, t, id, s.cfg.Ext), nil
+}
+
+// seeded returns a deterministic random stream for id, so that
+// !{firehose:random-string} is stable across retries of one batch.
+func seeded(id uuid.UUID) io.Reader {
+	return rand.NewChaCha8(sha256.Sum256(id[:]))
+}
+
+// Close does nothing; the store is owned by the caller.
+func (s *Sink) Close(context.Context) error { return nil }
+
+// concatReader streams the Data of the selected records back to back
+// without copying them into one buffer.
+type concatReader struct {
+	recs []record.Record
+	idx  []int
+	off  int // offset into the current record
+}
+
+func (c *concatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && len(c.idx) > 0 {
+		d := c.recs[c.idx[0]].Data[c.off:]
+		k := copy(p[n:], d)
+		n += k
+		c.off += k
+		if k == len(d) {
+			c.idx = c.idx[1:]
+			c.off = 0
+		}
+	}
+	if n == 0 && len(c.idx) == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// WriteTo lets io.Copy hand each record to the destination directly.
+func (c *concatReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for len(c.idx) > 0 {
+		d := c.recs[c.idx[0]].Data[c.off:]
+		n, err := w.Write(d)
+		total += int64(n)
+		if err != nil {
+			c.off += n
+			return total, err
+		}
+		c.idx = c.idx[1:]
+		c.off = 0
+	}
+	return total, nil
+}

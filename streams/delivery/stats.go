@@ -1,0 +1,142 @@
+package delivery
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hydrant-io/hydrant/sinks"
+	"github.com/hydrant-io/hydrant/streams/record"
+)
+
+// maxRecentFailures bounds the failure history kept for the dashboard.
+const maxRecentFailures = 20
+
+// Stats are the live counters of one destination, read by the status API
+// and metrics. All methods are safe for concurrent use.
+type Stats struct {
+	mu sync.Mutex
+	s  StatsSnapshot
+	// oldest holds, per shard, the arrival time of the oldest record read
+	// but not yet resolved; freshness is the age of the oldest of them.
+	oldest map[record.ShardID]time.Time
+}
+
+// StatsSnapshot is a copy of a destination's counters.
+type StatsSnapshot struct {
+	DeliveredRecords, DeliveredBytes int64
+	SucceededAttempts, FailedAttempts int64
+	DroppedRecords                    int64
+	BackedUpRecords                   map[string]int64 // by error output type
+	ProcessingCalls, ProcessingFailed int64
+	ProcessingTime                    time.Duration
+	LastDelivery                      time.Time
+	RecentFailures                    []Failure // newest last
+}
+
+// Failure is one failed attempt, kept for the dashboard.
+type Failure struct {
+	At    time.Time
+	Type  string
+	Error string
+}
+
+func newStats() *Stats {
+	return &Stats{s: StatsSnapshot{BackedUpRecords: map[string]int64{}}, oldest: map[record.ShardID]time.Time{}}
+}
+
+// Snapshot copies the counters.
+func (s *Stats) Snapshot() StatsSnapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.s
+	c.BackedUpRecords = make(map[string]int64, len(s.s.BackedUpRecords))
+	for k, v := range s.s.BackedUpRecords {
+		c.BackedUpRecords[k] = v
+	}
+	c.RecentFailures = append([]Failure(nil), s.s.RecentFailures...)
+	return c
+}
+
+func (s *Stats) addDelivered(b *record.Batch, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.s.DeliveredRecords += int64(len(b.Records))
+	s.s.DeliveredBytes += b.Bytes()
+	s.s.SucceededAttempts++
+	s.s.LastDelivery = now
+}
+
+func (s *Stats) addFailedAttempt(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.s.FailedAttempts++
+	s.recordFailureLocked("delivery", err)
+}
+
+func (s *Stats) addBackupFailure(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordFailureLocked("backup", err)
+}
+
+func (s *Stats) recordFailureLocked(kind string, err error) {
+	f := Failure{At: time.Now(), Type: kind, Error: err.Error()}
+	s.s.RecentFailures = append(s.s.RecentFailures, f)
+	if n := len(s.s.RecentFailures); n > maxRecentFailures {
+		s.s.RecentFailures = append(s.s.RecentFailures[:0], s.s.RecentFailures[n-maxRecentFailures:]...)
+	}
+}
+
+func (s *Stats) addDropped(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.s.DroppedRecords += int64(n)
+}
+
+func (s *Stats) addBackedUp(errorType string, failed []sinks.Failed) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.s.BackedUpRecords[errorType] += int64(len(failed))
+	if len(failed) > 0 { // one entry per backup write is enough for the dashboard
+		s.s.RecentFailures = append(s.s.RecentFailures, Failure{At: failed[0].Ended, Type: errorType, Error: failed[0].Message})
+	}
+}
+
+func (s *Stats) observeProcessing(d time.Duration, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.s.ProcessingCalls++
+	s.s.ProcessingTime += d
+	if !ok {
+		s.s.ProcessingFailed++
+	}
+}
+
+// setOldest records the arrival of the oldest unresolved record of a shard;
+// the zero time means the shard has nothing pending.
+func (s *Stats) setOldest(shard record.ShardID, t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.IsZero() {
+		delete(s.oldest, shard)
+		return
+	}
+	s.oldest[shard] = t
+}
+
+// Freshness is the age of the oldest record read but not yet delivered
+// (Firehose's DeliveryToS3.DataFreshness); zero when nothing is pending.
+func (s *Stats) Freshness(now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var oldest time.Time
+	for _, t := range s.oldest {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return now.Sub(oldest)
+}

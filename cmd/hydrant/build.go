@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/hydrant-io/hydrant/buffer"
+	"github.com/hydrant-io/hydrant/configs"
+	"github.com/hydrant-io/hydrant/ingest"
+	"github.com/hydrant-io/hydrant/sinks"
+	"github.com/hydrant-io/hydrant/sinks/backup"
+	"github.com/hydrant-io/hydrant/sinks/directory"
+	"github.com/hydrant-io/hydrant/sinks/object"
+	"github.com/hydrant-io/hydrant/streams"
+	"github.com/hydrant-io/hydrant/streams/delivery"
+	"github.com/hydrant-io/hydrant/streams/record"
+	"github.com/hydrant-io/hydrant/transform"
+	"github.com/hydrant-io/hydrant/transform/builtin"
+)
+
+// pipelineVersion is Firehose's DeliveryStreamVersion in object names.
+// Config changes are not versioned yet, so it stays 1.
+const pipelineVersion = 1
+
+// app is the running server: streams, delivery pipelines and the doors.
+type app struct {
+	cfg       *configs.Config
+	log       *slog.Logger
+	pipelines []*pipeline
+	byName    map[string]*pipeline
+	ingest    *ingest.Server
+	closers   []func(context.Context) error
+	stopping  atomic.Bool
+	started   time.Time
+}
+
+// pipeline is one configured pipeline with its stream and runtime.
+type pipeline struct {
+	name     string
+	cfg      configs.Pipeline
+	stream   *streams.Stream
+	key      *keyQuery // nil unless stream.partition_key is set
+	delivery *delivery.Pipeline
+}
+
+// build opens every stream and builds every pipeline. Components that later
+// issues build are refused with a config error at their position.
+func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, log: log, byName: map[string]*pipeline{}, started: time.Now()}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	var refused configs.Errors
+	refuse := func(path, what string) {
+		refused = append(refused, cfg.Errorf(path, "%s is not built yet in this version of hydrant", what))
+	}
+	stores := map[string]sinks.ObjectStore{}
+	objectStore := func(name, path string) sinks.ObjectStore {
+		if s, ok := stores[name]; ok {
+			return s
+		}
+		st := cfg.Stores[name]
+		if st.Type != configs.StoreDirectory {
+			refuse(path, "a "+st.Type+" store")
+			return nil
+		}
+		s, err := directory.New(st.Path)
+		if err != nil {
+			refused = append(refused, cfg.Errorf(path, "%v", err))
+			return nil
+		}
+		stores[name] = s
+		return s
+	}
+
+	budget := streams.NewBudget(int64(cfg.Server.Limits.MaxBacklogBytes))
+	for i, pc := range cfg.Pipelines {
+		pp := fmt.Sprintf("pipelines[%d]", i)
+		p := &pipeline{name: pc.Name, cfg: pc}
+		if pc.Stream.OnDemand {
+			refuse(pp+".stream.shards", `shards: "on-demand"`)
+		}
+		if pc.Stream.PartitionKey != "" {
+			if p.key, err = newKeyQuery(pc.Stream.PartitionKey); err != nil {
+				refused = append(refused, cfg.Errorf(pp+".stream.partition_key", "%v", err))
+			}
+		}
+		var dests []*delivery.Destination
+		for j, dc := range pc.Destinations {
+			dp := fmt.Sprintf("%s.destinations[%d]", pp, j)
+			if dc.Type != configs.DestDirectory {
+				refuse(dp+".type", "the "+dc.Type+" sink")
+				continue
+			}
+			if dc.Compression != "" && dc.Compression != "none" {
+				refuse(dp+".compression", "compression "+dc.Compression)
+			}
+			if dc.Format.Type != "" && dc.Format.Type != "json" {
+				refuse(dp+".format.type", "format conversion to "+dc.Format.Type)
+			}
+			store := objectStore(dc.Store, dp+".store")
+			backupStore := objectStore(dc.Backup.Store, dp+".backup.store")
+			procs := buildProcessors(pc.Processors, pp+".processors", refuse)
+			procs = append(procs, buildProcessors(dc.Processors, dp+".processors", refuse)...)
+			if store == nil || backupStore == nil {
+				continue
+			}
+			sink, err := object.New(object.Config{Pipeline: pc.Name, Version: pipelineVersion, Bucket: dc.Bucket, Prefix: dc.Prefix}, store)
+			if err != nil {
+				refused = append(refused, cfg.Errorf(dp+".prefix", "%v", err))
+				continue
+			}
+			bw, err := backup.New(backup.Config{
+				Pipeline: pc.Name, Destination: dc.Name, Version: pipelineVersion,
+				Bucket: dc.Backup.Bucket, ErrorPrefix: dc.ErrorOutputPrefix, SourcePrefix: dc.Backup.Prefix,
+			}, backupStore)
+			if err != nil {
+				refused = append(refused, cfg.Errorf(dp+".error_output_prefix", "%v", err))
+				continue
+			}
+			dests = append(dests, &delivery.Destination{
+				Name:       dc.Name,
+				ErrorType:  backup.S3Failed,
+				Sink:       sink,
+				Processors: procs,
+				Policy:     buffer.Policy{MaxBytes: int64(dc.Buffer.Size), Interval: time.Duration(dc.Buffer.Interval)},
+				Retry:      time.Duration(dc.Retry.Duration),
+				Backup:     bw,
+				BackupAll:  dc.Backup.Mode == configs.BackupAll,
+			})
+		}
+		if len(refused) > 0 {
+			continue
+		}
+		names := make([]string, len(pc.Destinations))
+		for j, d := range pc.Destinations {
+			names[j] = d.Name
+		}
+		p.stream, err = streams.Open(ctx, streams.Options{
+			Dir:       filepath.Join(cfg.Server.DataDir, pc.Name),
+			Name:      pc.Name,
+			Shards:    pc.Stream.Shards,
+			Retention: time.Duration(pc.Stream.Retention),
+			Consumers: names,
+			Budget:    budget,
+			Logger:    log.With("pipeline", pc.Name),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open stream of pipeline %q: %w", pc.Name, err)
+		}
+		a.closers = append(a.closers, func(context.Context) error { return p.stream.Close() })
+		for _, d := range dests {
+			a.closers = append(a.closers, d.Sink.Close)
+			for _, pr := range d.Processors {
+				a.closers = append(a.closers, pr.Close)
+			}
+		}
+		p.delivery, err = delivery.New(delivery.Options{Name: pc.Name, Stream: p.stream, Destinations: dests, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		a.pipelines = append(a.pipelines, p)
+		a.byName[p.name] = p
+	}
+	if len(refused) > 0 {
+		return nil, refused
+	}
+	lim := cfg.Server.Limits
+	creds := map[string]string{}
+	for _, c := range cfg.Server.Auth.AWSCredentials {
+		creds[c.AccessKeyID] = c.SecretAccessKey
+	}
+	a.ingest, err = ingest.New(ingest.Options{
+		Streams: a,
+		Limits: ingest.Limits{
+			MaxRequestBytes:      int64(lim.MaxRequestBytes),
+			MaxRecordBytes:       int64(lim.MaxRecordBytes),
+			MaxRecordsPerRequest: int64(lim.MaxRecordsPerRequest),
+		},
+		APIKeys:        cfg.Server.Auth.APIKeys,
+		AWSCredentials: creds,
+		Ready:          a.ready,
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Server.Auth.Enabled() && !isLoopback(cfg.Server.Listen) {
+		log.Warn("no server.auth configured and listening beyond loopback: anyone who can reach the port can write", "listen", cfg.Server.Listen)
+	}
+	return a, nil
+}
+
+// buildProcessors builds a processor chain; unbuilt types are refused.
+func buildProcessors(pcs []configs.Processor, path string, refuse func(path, what string)) []transform.Processor {
+	var out []transform.Processor
+	for i, pc := range pcs {
+		switch pc.Type {
+		case configs.ProcessorAppendDelimiter:
+			out = append(out, builtin.NewAppendDelimiter(pc.Delimiter))
+		default:
+			refuse(fmt.Sprintf("%s[%d].type", path, i), "the "+pc.Type+" processor")
+		}
+	}
+	return out
+}
+
+// close releases everything build opened, last opened first.
+func (a *app) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, c := range slices.Backward(a.closers) {
+		if err := c(ctx); err != nil {
+			a.log.Warn("close", "err", err)
+		}
+	}
+	a.closers = nil
+}
+
+// ready is /readyz: streams open and not shutting down.
+func (a *app) ready(context.Context) error {
+	if a.stopping.Load() {
+		return errors.New("shutting down")
+	}
+	return nil
+}
+
+// Append implements ingest.Streams.
+func (a *app) Append(ctx context.Context, stream string, recs []record.Record) error {
+	p, ok := a.byName[stream]
+	if !ok {
+		return record.ErrStreamNotFound
+	}
+	if a.stopping.Load() {
+		return fmt.Errorf("shutting down: %w", record.ErrBackpressure)
+	}
+	if p.key != nil {
+		for i := range recs {
+			if recs[i].Key == "" {
+				recs[i].Key = p.key.eval(recs[i].Data)
+			}
+		}
+	}
+	return p.stream.Append(ctx, recs)
+}
+
+// List implements ingest.Streams.
+func (a *app) List() []string {
+	names := make([]string, len(a.pipelines))
+	for i, p := range a.pipelines {
+		names[i] = p.name
+	}
+	return names
+}
+
+// Describe implements ingest.Streams.
+func (a *app) Describe(stream string) (ingest.StreamInfo, error) {
+	p, ok := a.byName[stream]
+	if !ok {
+		return ingest.StreamInfo{}, record.ErrStreamNotFound
+	}
+	info := ingest.StreamInfo{Name: p.name, VersionID: strconv.Itoa(pipelineVersion), Created: a.started}
+	for _, d := range p.cfg.Destinations {
+		info.Destinations = append(info.Destinations, ingest.DestinationInfo{
+			Name: d.Name, Type: d.Type, Bucket: d.Bucket, Prefix: d.Prefix, ErrorPrefix: d.ErrorOutputPrefix,
+			URL: d.URL, BufferBytes: int64(d.Buffer.Size), BufferInterval: time.Duration(d.Buffer.Interval),
+			Compression: d.Compression,
+		})
+	}
+	return info, nil
+}

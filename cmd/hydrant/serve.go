@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hydrant-io/hydrant/configs"
+	"github.com/hydrant-io/hydrant/ingest"
+)
+
+// defaultConfigPath is used by serve when --config is not given and it exists.
+const defaultConfigPath = "configs/hydrant.yaml"
+
+// shutdownTimeout bounds waiting for in-flight requests on SIGTERM.
+const shutdownTimeout = 30 * time.Second
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "serve [--config FILE] [--listen ADDR]", stderr)
+	cfgPath := fs.String("config", envOr("HYDRANT_CONFIG", ""), "pipeline file (default: "+defaultConfigPath+" if present, else the embedded default) [HYDRANT_CONFIG]")
+	listen := fs.String("listen", envOr("HYDRANT_LISTEN", ""), "listen address, overrides server.listen [HYDRANT_LISTEN]")
+	logFormat := fs.String("log-format", envOr("HYDRANT_LOG_FORMAT", "text"), "log format: text or json [HYDRANT_LOG_FORMAT]")
+	logLevel := fs.String("log-level", envOr("HYDRANT_LOG_LEVEL", "info"), "log level: debug, info, warn, error [HYDRANT_LOG_LEVEL]")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadServeConfig(*cfgPath)
+	if err != nil {
+		return reportConfigError(stderr, err)
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	a, err := build(ctx, cfg, log)
+	if err != nil {
+		return reportConfigError(stderr, err)
+	}
+	return a.run(ctx, stdout)
+}
+
+// loadServeConfig picks the config serve runs on.
+func loadServeConfig(path string) (*configs.Config, error) {
+	if path == "" {
+		if _, err := os.Stat(defaultConfigPath); err != nil {
+			return configs.Default(), nil
+		}
+		path = defaultConfigPath
+	}
+	return configs.Load(path, nil)
+}
+
+// reportConfigError prints config errors one per line (FILE:LINE:COL: ...).
+func reportConfigError(stderr io.Writer, err error) error {
+	var list configs.Errors
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(stderr, e)
+		}
+		return errReported
+	}
+	var one *configs.Error
+	if errors.As(err, &one) {
+		fmt.Fprintln(stderr, one)
+		return errReported
+	}
+	return err
+}
+
+// run serves until ctx is cancelled, then shuts down in order: stop taking
+// requests (in-flight ones finish, so every acknowledged record is on
+// disk), drain delivery and commit checkpoints, close the streams.
+func (a *app) run(ctx context.Context, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", a.cfg.Server.Listen)
+	if err != nil {
+		a.close()
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "hydrant %s listening on http://%s (Firehose API at /, batch door at /v1/streams/{stream}/records)\n", version, ln.Addr())
+	for _, p := range a.pipelines {
+		a.log.Info("pipeline ready", "pipeline", p.name, "shards", len(p.stream.Shards()), "destinations", len(p.cfg.Destinations))
+	}
+
+	deliveryCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDelivery()
+	var wg sync.WaitGroup
+	for _, p := range a.pipelines {
+		wg.Go(func() {
+			if err := p.delivery.Run(deliveryCtx); err != nil {
+				a.log.Error("delivery stopped", "pipeline", p.name, "err", err)
+			}
+		})
+	}
+	serveErr := make(chan error, 1)
+	wg.Go(func() { serveErr <- srv.Serve(ln) })
+
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down: no new requests; draining delivery")
+	case err = <-serveErr:
+		a.log.Error("http server failed", "err", err)
+	}
+	a.stopping.Store(true)
+	shCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	if serr := srv.Shutdown(shCtx); serr != nil {
+		a.log.Warn("http shutdown", "err", serr)
+	}
+	cancel()
+	stopDelivery()
+	wg.Wait()
+	a.close()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped cleanly")
+	return nil
+}
+
+// handler mounts every door on one mux.
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", a.ingest.Handler())
+	mux.HandleFunc("GET /v1/pipelines", a.servePipelines)
+	mux.HandleFunc("GET /v1/pipelines/{name}", a.servePipeline)
+	return mux
+}
+
+var _ ingest.Streams = (*app)(nil)

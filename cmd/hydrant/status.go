@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/hydrant-io/hydrant/streams"
+	"github.com/hydrant-io/hydrant/streams/delivery"
+)
+
+// pipelineStatus is the JSON of GET /v1/pipelines/{name}.
+type pipelineStatus struct {
+	Name         string              `json:"name"`
+	Shards       []streams.ShardInfo `json:"shards"`
+	Destinations []destinationStatus `json:"destinations"`
+}
+
+type destinationStatus struct {
+	Name             string                 `json:"name"`
+	Type             string                 `json:"type"`
+	FreshnessSeconds float64                `json:"data_freshness_seconds"`
+	Backlog          []streams.ShardBacklog `json:"backlog"`
+	Stats            delivery.StatsSnapshot `json:"stats"`
+}
+
+func (a *app) status(p *pipeline) pipelineStatus {
+	st := pipelineStatus{Name: p.name, Shards: p.stream.Shards()}
+	now := time.Now()
+	for _, d := range p.cfg.Destinations {
+		ds := destinationStatus{Name: d.Name, Type: d.Type, Backlog: p.stream.Backlog(d.Name)}
+		if s := p.delivery.Stats(d.Name); s != nil {
+			ds.Stats = s.Snapshot()
+			ds.FreshnessSeconds = s.Freshness(now).Seconds()
+		}
+		st.Destinations = append(st.Destinations, ds)
+	}
+	return st
+}
+
+func (a *app) servePipelines(w http.ResponseWriter, _ *http.Request) {
+	out := make([]pipelineStatus, 0, len(a.pipelines))
+	for _, p := range a.pipelines {
+		out = append(out, a.status(p))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"pipelines": out})
+}
+
+func (a *app) servePipeline(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.byName[r.PathValue("name")]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"__type": "ResourceNotFoundException", "message": "pipeline " + r.PathValue("name") + " not found"})
+		return
+	}
+	writeJSON(w, http.StatusOK, a.status(p))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -23,7 +23,7 @@ type Stats struct {
 
 // StatsSnapshot is a copy of a destination's counters.
 type StatsSnapshot struct {
-	DeliveredRecords, DeliveredBytes int64
+	DeliveredRecords, DeliveredBytes  int64
 	SucceededAttempts, FailedAttempts int64
 	DroppedRecords                    int64
 	BackedUpRecords                   map[string]int64 // by error output type

@@ -85,5 +85,7 @@ func NewID(streamID uint64, shardIndex uint32, seq uint64) string {
 	binary.BigEndian.PutUint64(b[0:8], streamID)
 	binary.BigEndian.PutUint32(b[8:12], shardIndex)
 	binary.BigEndian.PutUint64(b[12:20], seq)
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	var out [27]byte // RawURLEncoding.EncodedLen(20); one allocation: the string
+	base64.RawURLEncoding.Encode(out[:], b[:])
+	return string(out[:])
 }

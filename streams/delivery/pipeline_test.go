@@ -1,0 +1,418 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hydrant-io/hydrant/buffer"
+	"github.com/hydrant-io/hydrant/sinks"
+	"github.com/hydrant-io/hydrant/streams"
+	"github.com/hydrant-io/hydrant/streams/record"
+	"github.com/hydrant-io/hydrant/transform"
+)
+
+// fakeSink records delivered batches; fail decides, per call, what to return.
+type fakeSink struct {
+	mu      sync.Mutex
+	batches []record.Batch
+	calls   int
+	fail    func(call int, b *record.Batch) error
+	block   chan struct{} // when set, Write waits for it (or ctx)
+}
+
+func (s *fakeSink) Write(ctx context.Context, b *record.Batch) error {
+	if s.block != nil {
+		select {
+		case <-s.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.fail != nil {
+		if err := s.fail(s.calls, b); err != nil {
+			var be *sinks.BatchError
+			if errors.As(err, &be) {
+				kept := *b
+				kept.Records = nil
+				for i, r := range b.Records {
+					if _, failed := be.Failed[i]; !failed {
+						kept.Records = append(kept.Records, r)
+					}
+				}
+				s.batches = append(s.batches, kept)
+			}
+			return err
+		}
+	}
+	c := *b
+	c.Records = append([]record.Record(nil), b.Records...)
+	s.batches = append(s.batches, c)
+	return nil
+}
+
+func (s *fakeSink) Close(context.Context) error { return nil }
+
+func (s *fakeSink) delivered() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, b := range s.batches {
+		for _, r := range b.Records {
+			out = append(out, string(r.Data))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// fakeBackup records failed records by error type.
+type fakeBackup struct {
+	mu     sync.Mutex
+	failed map[string][]sinks.Failed
+	source []record.Record
+	fail   func() error
+}
+
+func (b *fakeBackup) WriteFailed(_ context.Context, errorType string, f []sinks.Failed) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fail != nil {
+		if err := b.fail(); err != nil {
+			return err
+		}
+	}
+	if b.failed == nil {
+		b.failed = map[string][]sinks.Failed{}
+	}
+	b.failed[errorType] = append(b.failed[errorType], f...)
+	return nil
+}
+
+func (b *fakeBackup) WriteSource(_ context.Context, batch *record.Batch) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.source = append(b.source, batch.Records...)
+	return nil
+}
+
+func (b *fakeBackup) data(errorType string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, f := range b.failed[errorType] {
+		out = append(out, string(f.Record.Data))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func openStream(t *testing.T, shards int) *streams.Stream {
+	t.Helper()
+	s, err := streams.Open(t.Context(), streams.Options{Dir: t.TempDir(), Name: "p", Shards: shards, Consumers: []string{"d"}, NoSync: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func appendN(t *testing.T, s *streams.Stream, from, n int) []string {
+	t.Helper()
+	recs := make([]record.Record, n)
+	want := make([]string, n)
+	for i := range recs {
+		want[i] = fmt.Sprintf("r%06d", from+i)
+		recs[i] = record.Record{Data: []byte(want[i])}
+	}
+	require.NoError(t, s.Append(t.Context(), recs))
+	sort.Strings(want)
+	return want
+}
+
+// runPipeline starts Run and returns a stop function that cancels and waits.
+func runPipeline(t *testing.T, opts Options) (*Pipeline, func()) {
+	t.Helper()
+	if opts.Backoff == nil {
+		opts.Backoff = func(int) time.Duration { return time.Millisecond }
+	}
+	opts.Name = "p"
+	p, err := New(opts)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+	}
+	t.Cleanup(stop)
+	return p, stop
+}
+
+// eventually polls cond; it fails after a generous limit so a bug cannot
+// hang the suite. It asserts nothing about speed.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func committedAll(s *streams.Stream) bool {
+	for _, sh := range s.Shards() {
+		if s.Checkpoint("d", sh.ID) != sh.NextSeq {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDelivery_DeliversEveryRecordAndCommits(t *testing.T) {
+	s := openStream(t, 3)
+	want := appendN(t, s, 0, 1000)
+	sink := &fakeSink{}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: &fakeBackup{}, Policy: buffer.Policy{MaxBytes: 1000, Interval: 5 * time.Millisecond},
+	}}})
+	more := appendN(t, s, 1000, 500)
+	want = append(want, more...)
+	sort.Strings(want)
+	eventually(t, "all committed", func() bool { return committedAll(s) && len(sink.delivered()) >= len(want) })
+	stop()
+	require.Equal(t, want, sink.delivered())
+	for _, b := range sink.batches {
+		require.LessOrEqual(t, b.First, b.Last)
+		require.Equal(t, b.Last, b.Records[len(b.Records)-1].Seq, "a batch's range ends at its last record")
+	}
+}
+
+func TestDelivery_RetriesThenBacksUpAfterRetryWindow(t *testing.T) {
+	s := openStream(t, 1)
+	want := appendN(t, s, 0, 20)
+	sink := &fakeSink{fail: func(int, *record.Batch) error { return errors.New("bucket unreachable") }}
+	bk := &fakeBackup{}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", ErrorType: "s3-failed", Sink: sink, Backup: bk, Retry: 20 * time.Millisecond,
+		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	require.Equal(t, want, bk.data("s3-failed"))
+	require.Greater(t, sink.calls, 1, "retried before giving up")
+	f := bk.failed["s3-failed"][0]
+	require.Equal(t, "S3.Failed", f.Code)
+	require.Equal(t, "bucket unreachable", f.Message)
+}
+
+func TestDelivery_PermanentErrorGoesToBackupAtOnce(t *testing.T) {
+	s := openStream(t, 1)
+	want := appendN(t, s, 0, 10)
+	sink := &fakeSink{fail: func(int, *record.Batch) error { return sinks.Permanent(errors.New("access denied")) }}
+	bk := &fakeBackup{}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", ErrorType: "s3-failed", Sink: sink, Backup: bk, Retry: time.Hour,
+		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	require.Equal(t, want, bk.data("s3-failed"))
+	require.Equal(t, 1, sink.calls, "a permanent error is not retried")
+}
+
+func TestDelivery_BatchErrorRetriesOnlyTheFailedRecords(t *testing.T) {
+	s := openStream(t, 1)
+	want := appendN(t, s, 0, 10)
+	sink := &fakeSink{fail: func(call int, b *record.Batch) error {
+		if call == 1 {
+			return &sinks.BatchError{Failed: map[int]error{0: errors.New("throttled"), 3: errors.New("throttled")}}
+		}
+		return nil
+	}}
+	bk := &fakeBackup{}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: bk, Retry: time.Hour, Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	require.Equal(t, want, sink.delivered(), "each record delivered exactly once")
+	require.Len(t, sink.batches[1].Records, 2, "the retry carries only the failed records")
+	require.Empty(t, bk.failed)
+}
+
+func TestDelivery_BackupFailureHoldsTheCheckpoint(t *testing.T) {
+	s := openStream(t, 1)
+	appendN(t, s, 0, 5)
+	sink := &fakeSink{fail: func(int, *record.Batch) error { return sinks.Permanent(errors.New("bad")) }}
+	release := make(chan struct{})
+	attempts := make(chan struct{}, 100)
+	bk := &fakeBackup{}
+	bk.fail = func() error {
+		select {
+		case <-release:
+			return nil
+		default:
+			attempts <- struct{}{}
+			return errors.New("backup bucket down")
+		}
+	}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: bk, Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	<-attempts
+	<-attempts // two failed backup attempts: the worker is retrying
+	require.Equal(t, uint64(0), s.Checkpoint("d", s.Shards()[0].ID), "no commit while the backup fails")
+	close(release)
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	require.Len(t, bk.data("s3-failed"), 0, "error type comes from the destination; empty here")
+	require.Len(t, bk.failed[""], 5)
+}
+
+// scriptedProcessor fails records whose data ends in 1, drops those ending
+// in 2 and upper-cases nothing: it passes the rest through.
+type scriptedProcessor struct{}
+
+func (scriptedProcessor) Process(_ context.Context, in []record.Record) ([]transform.Result, error) {
+	out := make([]transform.Result, len(in))
+	for i, r := range in {
+		switch r.Data[len(r.Data)-1] {
+		case '1':
+			out[i] = transform.Result{Status: transform.Failed, Err: errors.New("bad record")}
+		case '2':
+			out[i] = transform.Result{Status: transform.Dropped}
+		default:
+			out[i] = transform.Result{Status: transform.Ok, Out: []record.Record{r}}
+		}
+	}
+	return out, nil
+}
+
+func (scriptedProcessor) Close(context.Context) error { return nil }
+
+func TestDelivery_ProcessorResultsRouteRecords(t *testing.T) {
+	s := openStream(t, 2)
+	all := appendN(t, s, 0, 100)
+	sink := &fakeSink{}
+	bk := &fakeBackup{}
+	p, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: bk, Processors: []transform.Processor{scriptedProcessor{}},
+		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	var ok, failed []string
+	for _, d := range all {
+		switch d[len(d)-1] {
+		case '1':
+			failed = append(failed, d)
+		case '2':
+		default:
+			ok = append(ok, d)
+		}
+	}
+	require.Equal(t, ok, sink.delivered())
+	require.Equal(t, failed, bk.data(ProcessingFailed))
+	snap := p.Stats("d").Snapshot()
+	require.Equal(t, int64(10), snap.DroppedRecords)
+	require.Equal(t, int64(10), snap.BackedUpRecords[ProcessingFailed])
+	require.Equal(t, int64(len(ok)), snap.DeliveredRecords)
+}
+
+// failingProcessor fails every call as a whole.
+type failingProcessor struct{ calls int }
+
+func (f *failingProcessor) Process(context.Context, []record.Record) ([]transform.Result, error) {
+	f.calls++
+	return nil, errors.New("trap")
+}
+func (f *failingProcessor) Close(context.Context) error { return nil }
+
+func TestDelivery_ProcessorCallFailureRetriesThenBacksUp(t *testing.T) {
+	s := openStream(t, 1)
+	want := appendN(t, s, 0, 7)
+	proc := &failingProcessor{}
+	bk := &fakeBackup{}
+	_, stop := runPipeline(t, Options{Stream: s, ProcessorRetries: 2, Destinations: []*Destination{{
+		Name: "d", Sink: &fakeSink{}, Backup: bk, Processors: []transform.Processor{proc},
+		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	require.Equal(t, 3, proc.calls, "one call and two retries")
+	require.Equal(t, want, bk.data(ProcessingFailed))
+}
+
+func TestDelivery_CancelDrainsBufferedRecords(t *testing.T) {
+	s := openStream(t, 2)
+	want := appendN(t, s, 0, 50)
+	sink := &fakeSink{}
+	p, err := New(Options{Name: "p", Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: &fakeBackup{}, Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Hour},
+	}}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	eventually(t, "records buffered", func() bool { return p.Stats("d").Freshness(time.Now()) > 0 })
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, want, sink.delivered())
+	require.True(t, committedAll(s))
+}
+
+func TestDelivery_HardStopLeavesBatchUncommitted(t *testing.T) {
+	s := openStream(t, 1)
+	appendN(t, s, 0, 5)
+	sink := &fakeSink{block: make(chan struct{})} // never released: the sink hangs
+	p, err := New(Options{Name: "p", Stream: s, DrainTimeout: 10 * time.Millisecond, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: &fakeBackup{}, Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Hour},
+	}}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	eventually(t, "records buffered", func() bool { return p.Stats("d").Freshness(time.Now()) > 0 })
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, uint64(0), s.Checkpoint("d", s.Shards()[0].ID), "an undelivered batch is never committed")
+}
+
+func TestDelivery_NewShardsAfterSplitAreRead(t *testing.T) {
+	s := openStream(t, 1)
+	want := appendN(t, s, 0, 100)
+	sink := &fakeSink{}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: &fakeBackup{}, Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	sh := s.Shards()[0]
+	mid, ok := new(big.Int).SetString("170141183460469231731687303715884105728", 10)
+	require.True(t, ok)
+	require.NoError(t, s.Split(t.Context(), sh.ID, mid))
+	want = append(want, appendN(t, s, 100, 100)...)
+	sort.Strings(want)
+	eventually(t, "all delivered", func() bool { return len(sink.delivered()) == len(want) && committedAll(s) })
+	stop()
+	require.Equal(t, want, sink.delivered())
+}
+
+func TestErrorCode(t *testing.T) {
+	for in, want := range map[string]string{"s3-failed": "S3.Failed", "http-endpoint-failed": "Http.Endpoint.Failed", "processing-failed": "Processing.Failed"} {
+		require.Equal(t, want, errorCode(in))
+	}
+}

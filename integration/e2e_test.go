@@ -83,16 +83,25 @@ func TestE2E_FirehoseSDKAndRESTDoorDeliverToDirectory(t *testing.T) {
 	_, err = fh.PutRecord(ctx, &firehose.PutRecordInput{DeliveryStreamName: aws.String("nope"), Record: &types.Record{Data: []byte("x")}})
 	require.True(t, errors.As(err, &notFound), "want ResourceNotFoundException, got %v", err)
 
-	var lines []string
-	for i := range 1000 {
-		l := fmt.Sprintf(`{"door":"rest","n":%d}`, i)
-		lines = append(lines, l)
-		want[l] = true
+	for b := range 2 {
+		var lines []string
+		for i := range 500 {
+			l := fmt.Sprintf(`{"door":"rest","n":%d}`, b*500+i)
+			lines = append(lines, l)
+			want[l] = true
+		}
+		resp, body, err := putNDJSON(ctx, addr, "events", lines)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		require.Contains(t, string(body), `"accepted":500`)
 	}
-	resp, body, err := putNDJSON(ctx, addr, "events", lines)
+	tooMany := make([]string, 501)
+	for i := range tooMany {
+		tooMany[i] = `{"never":"stored"}`
+	}
+	resp, body, err := putNDJSON(ctx, addr, "events", tooMany)
 	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
-	require.Contains(t, string(body), `"accepted":1000`)
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, string(body))
 
 	resp, body, err = putNDJSON(ctx, addr, "events", []string{`{"ok":1}`, `{"broken"`})
 	require.NoError(t, err)

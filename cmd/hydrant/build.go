@@ -52,14 +52,14 @@ type pipeline struct {
 
 // build opens every stream and builds every pipeline. Components that later
 // issues build are refused with a config error at their position.
-func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: log, byName: map[string]*pipeline{}, started: time.Now()}
+func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log, byName: map[string]*pipeline{}, started: time.Now()}
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
-	var refused configs.Errors
+	refused := checkTemplates(cfg)
 	refuse := func(path, what string) {
 		refused = append(refused, cfg.Errorf(path, "%s is not built yet in this version of hydrant", what))
 	}
@@ -94,9 +94,11 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (a *app, 
 				refused = append(refused, cfg.Errorf(pp+".stream.partition_key", "%v", err))
 			}
 		}
+		refuseProcessors(pc.Processors, pp+".processors", refuse)
 		var dests []*delivery.Destination
 		for j, dc := range pc.Destinations {
 			dp := fmt.Sprintf("%s.destinations[%d]", pp, j)
+			refuseProcessors(dc.Processors, dp+".processors", refuse)
 			if dc.Type != configs.DestDirectory {
 				refuse(dp+".type", "the "+dc.Type+" sink")
 				continue
@@ -109,9 +111,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (a *app, 
 			}
 			store := objectStore(dc.Store, dp+".store")
 			backupStore := objectStore(dc.Backup.Store, dp+".backup.store")
-			procs := buildProcessors(pc.Processors, pp+".processors", refuse)
-			procs = append(procs, buildProcessors(dc.Processors, dp+".processors", refuse)...)
-			if store == nil || backupStore == nil {
+			if store == nil || backupStore == nil || len(refused) > 0 {
 				continue
 			}
 			sink, err := object.New(object.Config{Pipeline: pc.Name, Version: pipelineVersion, Bucket: dc.Bucket, Prefix: dc.Prefix}, store)
@@ -131,7 +131,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (a *app, 
 				Name:       dc.Name,
 				ErrorType:  backup.S3Failed,
 				Sink:       sink,
-				Processors: procs,
+				Processors: append(buildProcessors(pc.Processors), buildProcessors(dc.Processors)...),
 				Policy:     buffer.Policy{MaxBytes: int64(dc.Buffer.Size), Interval: time.Duration(dc.Buffer.Interval)},
 				Retry:      time.Duration(dc.Retry.Duration),
 				Backup:     bw,
@@ -200,15 +200,25 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (a *app, 
 	return a, nil
 }
 
-// buildProcessors builds a processor chain; unbuilt types are refused.
-func buildProcessors(pcs []configs.Processor, path string, refuse func(path, what string)) []transform.Processor {
-	var out []transform.Processor
+// builtProcessors are the processor types this version can run.
+var builtProcessors = map[string]bool{configs.ProcessorAppendDelimiter: true}
+
+// refuseProcessors reports every processor type not built yet.
+func refuseProcessors(pcs []configs.Processor, path string, refuse func(path, what string)) {
 	for i, pc := range pcs {
-		switch pc.Type {
-		case configs.ProcessorAppendDelimiter:
-			out = append(out, builtin.NewAppendDelimiter(pc.Delimiter))
-		default:
+		if !builtProcessors[pc.Type] {
 			refuse(fmt.Sprintf("%s[%d].type", path, i), "the "+pc.Type+" processor")
+		}
+	}
+}
+
+// buildProcessors builds a chain; each destination gets its own instances.
+// Types are checked by refuseProcessors first.
+func buildProcessors(pcs []configs.Processor) []transform.Processor {
+	out := make([]transform.Processor, 0, len(pcs))
+	for _, pc := range pcs {
+		if pc.Type == configs.ProcessorAppendDelimiter {
+			out = append(out, builtin.NewAppendDelimiter(pc.Delimiter))
 		}
 	}
 	return out

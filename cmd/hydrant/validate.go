@@ -21,6 +21,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return reportConfigError(stderr, err)
 	}
+	if errs := checkTemplates(cfg); len(errs) > 0 {
+		return reportConfigError(stderr, errs)
+	}
 	fmt.Fprintln(stdout, "ok")
 	for _, p := range cfg.Pipelines {
 		shards := fmt.Sprint(p.Stream.Shards)

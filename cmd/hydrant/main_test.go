@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(t.Context(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+	return path
+}
+
+func TestCLI_ExitCodes(t *testing.T) {
+	code, _, errOut := runCmd(t)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "Usage:")
+
+	code, _, errOut = runCmd(t, "frobnicate")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `unknown command "frobnicate"`)
+
+	code, out, _ := runCmd(t, "version")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "hydrant dev")
+
+	code, _, errOut = runCmd(t, "validate")
+	require.Equal(t, 2, code, "validate without --config is a usage error")
+	require.Contains(t, errOut, "--config")
+
+	code, _, errOut = runCmd(t, "serve", "--no-such-flag")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "no-such-flag")
+
+	for _, cmd := range []string{"serve", "validate"} {
+		code, _, errOut = runCmd(t, cmd, "--help")
+		require.Equal(t, 0, code, cmd)
+		require.Contains(t, errOut, "Usage: hydrant "+cmd)
+	}
+}
+
+func TestValidate_ReportsEveryErrorWithPosition(t *testing.T) {
+	path := writeFile(t, "bad.yaml", `stores:
+  local: { type: directory, path: ./lake }
+pipelines:
+  - name: events
+    destinations:
+      - name: lake
+        type: directory
+        store: nope
+        buffer: { size: 500MiB }
+        bogus: 1
+`)
+	code, out, errOut := runCmd(t, "validate", "--config", path)
+	require.Equal(t, 1, code)
+	require.Empty(t, out)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	require.Equal(t, []string{
+		path + `:8:16: pipelines[0].destinations[0].store: store "nope" is not defined (stores: local)`,
+		path + `:9:25: pipelines[0].destinations[0].buffer.size: must be between 1MiB and 128MiB, got 500MiB`,
+		path + `:10:9: pipelines[0].destinations[0].bogus: unknown key "bogus"`,
+	}, lines)
+}
+
+func TestValidate_ChecksJavaPatternLetters(t *testing.T) {
+	path := writeFile(t, "bad.yaml", `stores:
+  local: { type: directory, path: ./lake }
+pipelines:
+  - name: events
+    destinations:
+      - { name: lake, type: directory, store: local, prefix: "x/!{timestamp:yyyy-qq}/" }
+`)
+	code, _, errOut := runCmd(t, "validate", "--config", path)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, path+":6:62: pipelines[0].destinations[0].prefix: ")
+	require.Contains(t, errOut, "unsupported pattern letter 'q'")
+}
+
+func TestValidate_OKPrintsOneLinePerPipeline(t *testing.T) {
+	code, out, _ := runCmd(t, "validate", "--config", "../../configs/examples/full.yaml")
+	require.Equal(t, 0, code)
+	require.True(t, strings.HasPrefix(out, "ok\n"), out)
+	require.Contains(t, out, "pipeline clickstream: 4 shards")
+}
+
+func TestServe_RefusesComponentsNotBuiltYetAtTheirPosition(t *testing.T) {
+	path := writeFile(t, "s3.yaml", `server: { data_dir: `+t.TempDir()+` }
+stores:
+  lake: { type: s3, endpoint: "http://127.0.0.1:9000", access_key_id: a, secret_access_key: b }
+pipelines:
+  - name: events
+    destinations:
+      - { name: lake, type: s3, store: lake, bucket: events }
+`)
+	code, _, errOut := runCmd(t, "serve", "--config", path)
+	require.Equal(t, 1, code)
+	require.Equal(t, path+":7:29: pipelines[0].destinations[0].type: the s3 sink is not built yet in this version of hydrant\n", errOut)
+}

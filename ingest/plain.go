@@ -1,0 +1,380 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hydrant-io/hydrant/ingest/api"
+	"github.com/hydrant-io/hydrant/streams/record"
+)
+
+// The plain batch door: PUT|POST /v1/streams/{stream}/records.
+//
+// Choices:
+//   - The same server limits apply as on the Firehose door: the body (and,
+//     with Content-Encoding: gzip, the compressed and the decompressed body)
+//     is capped at MaxRequestBytes, each record at MaxRecordBytes, the count
+//     at MaxRecordsPerRequest. Any limit breach answers 413 for the whole
+//     request, even with ?partial=true (limits are about the request, not a
+//     record's content). Raise the limits for larger plain batches.
+//   - NDJSON is the default (no Content-Type, text/plain, application/x-ndjson,
+//     application/jsonl, and curl's default application/x-www-form-urlencoded). application/json accepts a JSON array of records;
+//     a body that is not an array is read as NDJSON (one object = one record).
+//   - A syntax error in a JSON array body cannot be resynchronised, so it
+//     rejects the whole request (400) even with ?partial=true.
+//   - Errors list at most maxLineErrors lines; the message gives the total.
+
+const maxLineErrors = 100
+
+type bodyFormat int
+
+const (
+	formatNDJSON bodyFormat = iota
+	formatJSON
+)
+
+func (s *Server) servePlain(w http.ResponseWriter, r *http.Request, stream string) {
+	const ct = "application/json"
+	if e := s.checkAPIKey(r); e != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hydrant"`)
+		s.writeError(w, r, ct, e)
+		return
+	}
+	if _, err := s.streams.Describe(stream); err != nil {
+		s.writeError(w, r, ct, s.appendError(r, stream, err, http.StatusNotFound))
+		return
+	}
+	format, e := plainFormat(r.Header.Get("Content-Type"))
+	if e != nil {
+		s.writeError(w, r, ct, e)
+		return
+	}
+	q := r.URL.Query()
+	partial, _ := strconv.ParseBool(q.Get("partial"))
+	keyField := q.Get("partition_key_field")
+
+	st := s.pool.Get().(*reqState)
+	defer s.pool.Put(st)
+	body, e := s.readPlainBody(r, st)
+	if e != nil {
+		s.writeError(w, r, ct, e)
+		return
+	}
+	defer st.dec.release()
+	st.dec.recs = st.dec.recs[:0]
+	st.errs = st.errs[:0]
+	nErrs := 0
+	onErr := func(line int, msg string) {
+		nErrs++
+		if len(st.errs) < maxLineErrors {
+			st.errs = append(st.errs, api.LineError{Line: line, Message: msg})
+		}
+	}
+	if format == formatJSON && firstByte(body) == '[' {
+		e = s.parseArray(body, keyField, st)
+	} else {
+		e = s.parseNDJSON(body, keyField, st, onErr)
+	}
+	if e != nil {
+		s.writeError(w, r, ct, e)
+		return
+	}
+	recs := st.dec.recs
+	if nErrs > 0 && (!partial || len(recs) == 0) {
+		s.writeError(w, r, ct, &apiError{status: http.StatusBadRequest, code: api.ErrInvalidArgument,
+			msg: fmt.Sprintf("%d malformed records; nothing stored", nErrs), lines: st.errs})
+		return
+	}
+	if len(recs) == 0 {
+		s.writeError(w, r, ct, invalidArg("request has no records"))
+		return
+	}
+	now := s.now()
+	for i := range recs {
+		recs[i].Arrived = now
+	}
+	if err := s.streams.Append(r.Context(), stream, recs); err != nil {
+		s.writeError(w, r, ct, s.appendError(r, stream, err, http.StatusNotFound))
+		return
+	}
+	out := append(st.out[:0], `{"accepted":`...)
+	out = strconv.AppendInt(out, int64(len(recs)), 10)
+	out = append(out, `,"failed":`...)
+	out = strconv.AppendInt(out, int64(nErrs), 10)
+	out = append(out, `,"records":[`...)
+	for i := range recs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `{"record_id":`...)
+		out = appendJSONString(out, recs[i].ID)
+		out = append(out, `,"shard_id":`...)
+		out = appendJSONString(out, string(recs[i].Shard))
+		out = append(out, `,"sequence_number":"`...)
+		out = strconv.AppendUint(out, recs[i].Seq, 10)
+		out = append(out, `"}`...)
+	}
+	out = append(out, ']')
+	if len(st.errs) > 0 {
+		out = append(out, `,"errors":[`...)
+		for i, le := range st.errs {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"line":`...)
+			out = strconv.AppendInt(out, int64(le.Line), 10)
+			out = append(out, `,"message":`...)
+			out = appendJSONString(out, le.Message)
+			out = append(out, '}')
+		}
+		out = append(out, ']')
+	}
+	out = append(out, '}')
+	st.out = out
+	writeBody(w, ct, out)
+}
+
+func plainFormat(contentType string) (bodyFormat, *apiError) {
+	if contentType == "" {
+		return formatNDJSON, nil
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return 0, &apiError{status: http.StatusUnsupportedMediaType, code: api.ErrUnsupportedMediaType,
+			msg: "malformed Content-Type " + strconv.Quote(contentType)}
+	}
+	switch mt {
+	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "text/plain",
+		// curl --data-binary sends this unless told otherwise; the body is
+		// still NDJSON, so the README's one-liner works as written.
+		"application/x-www-form-urlencoded", "application/octet-stream":
+		return formatNDJSON, nil
+	case "application/json":
+		return formatJSON, nil
+	}
+	return 0, &apiError{status: http.StatusUnsupportedMediaType, code: api.ErrUnsupportedMediaType,
+		msg: "unsupported Content-Type " + strconv.Quote(mt) + "; use application/x-ndjson or application/json"}
+}
+
+func firstByte(b []byte) byte {
+	if i := skipWS(b, 0); i < len(b) {
+		return b[i]
+	}
+	return 0
+}
+
+// readPlainBody reads (and gunzips) the body within MaxRequestBytes.
+func (s *Server) readPlainBody(r *http.Request, st *reqState) ([]byte, *apiError) {
+	limit := s.lim.MaxRequestBytes
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	switch enc {
+	case "", "identity":
+		var err error
+		st.body, err = readBody(r.Body, st.body, r.ContentLength, limit)
+		if err != nil {
+			return nil, bodyReadError(err, limit, "")
+		}
+		return st.body, nil
+	case "gzip", "x-gzip":
+		var err error
+		st.raw, err = readBody(r.Body, st.raw, r.ContentLength, limit)
+		if err != nil {
+			return nil, bodyReadError(err, limit, "compressed ")
+		}
+		if st.gz == nil {
+			st.gz, err = gzip.NewReader(bytes.NewReader(st.raw))
+		} else {
+			err = st.gz.Reset(bytes.NewReader(st.raw))
+		}
+		if err != nil {
+			return nil, invalidArg("invalid gzip body: %v", err)
+		}
+		st.body, err = readBody(st.gz, st.body, -1, limit)
+		if err != nil {
+			if errors.Is(err, errBodyTooLarge) {
+				return nil, tooLarge("decompressed body exceeds %d bytes", limit)
+			}
+			return nil, invalidArg("invalid gzip body: %v", err)
+		}
+		return st.body, nil
+	}
+	return nil, &apiError{status: http.StatusUnsupportedMediaType, code: api.ErrUnsupportedMediaType,
+		msg: "unsupported Content-Encoding " + strconv.Quote(enc) + "; use gzip or none"}
+}
+
+func bodyReadError(err error, limit int64, what string) *apiError {
+	if errors.Is(err, errBodyTooLarge) {
+		return tooLarge("%sbody exceeds %d bytes", what, limit)
+	}
+	return invalidArg("could not read request body: %v", err)
+}
+
+// addRecord appends one well-formed record, enforcing the limits.
+func (s *Server) addRecord(st *reqState, data []byte, key string, line int) *apiError {
+	if int64(len(data)) > s.lim.MaxRecordBytes {
+		return tooLarge("record on line %d is %d bytes; the limit is %d", line, len(data), s.lim.MaxRecordBytes)
+	}
+	if int64(len(st.dec.recs)) >= s.lim.MaxRecordsPerRequest {
+		return tooLarge("more than %d records in one request", s.lim.MaxRecordsPerRequest)
+	}
+	st.dec.recs = append(st.dec.recs, record.Record{Data: data, Key: key})
+	return nil
+}
+
+// parseNDJSON splits body into lines; each non-blank line must be one JSON
+// value. Bad lines go to onErr; limit breaches fail the request.
+func (s *Server) parseNDJSON(body []byte, keyField string, st *reqState, onErr func(line int, msg string)) *apiError {
+	line := 0
+	for len(body) > 0 {
+		line++
+		var ln []byte
+		if nl := bytes.IndexByte(body, '\n'); nl >= 0 {
+			ln, body = body[:nl], body[nl+1:]
+		} else {
+			ln, body = body, nil
+		}
+		start := skipWS(ln, 0)
+		end := len(ln)
+		for end > start && isWS(ln[end-1]) {
+			end--
+		}
+		if start == end {
+			continue // blank line
+		}
+		rec := ln[start:end]
+		n, key, err := scanRecord(rec, 0, 0, keyField)
+		if err == nil && n != len(rec) {
+			err = unexpected(rec, n, "after top-level value")
+		}
+		if err != nil {
+			var se *syntaxError
+			if errors.As(err, &se) {
+				onErr(line, fmt.Sprintf("invalid JSON at column %d: %s", start+se.off+1, se.msg))
+			} else {
+				onErr(line, "invalid JSON: "+err.Error())
+			}
+			continue
+		}
+		if e := s.addRecord(st, rec, key, line); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// parseArray reads a JSON array body; each element is one record.
+func (s *Server) parseArray(body []byte, keyField string, st *reqState) *apiError {
+	fail := func(err error) *apiError {
+		off := 0
+		msg := err.Error()
+		var se *syntaxError
+		if errors.As(err, &se) {
+			off, msg = se.off, se.msg
+		}
+		line, col := lineCol(body, off)
+		return &apiError{status: http.StatusBadRequest, code: api.ErrInvalidArgument,
+			msg:   "malformed JSON array; nothing stored",
+			lines: []api.LineError{{Line: line, Message: fmt.Sprintf("invalid JSON at column %d: %s", col, msg)}}}
+	}
+	i := skipWS(body, 0) + 1 // past '['
+	i = skipWS(body, i)
+	if i < len(body) && body[i] == ']' {
+		i++
+	} else {
+		for {
+			start := i
+			end, key, err := scanRecord(body, i, 1, keyField)
+			if err != nil {
+				return fail(err)
+			}
+			line, _ := lineCol(body, start)
+			if e := s.addRecord(st, body[start:end], key, line); e != nil {
+				return e
+			}
+			i = skipWS(body, end)
+			if i < len(body) && body[i] == ',' {
+				i = skipWS(body, i+1)
+				continue
+			}
+			if i < len(body) && body[i] == ']' {
+				i++
+				break
+			}
+			return fail(unexpected(body, i, "after array element"))
+		}
+	}
+	if i = skipWS(body, i); i != len(body) {
+		return fail(unexpected(body, i, "after top-level value"))
+	}
+	return nil
+}
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// scanRecord validates the JSON value at b[i] (depth = nesting depth of its
+// container) and, when keyField is set and the value is an object, returns
+// that top-level member's value as the partition key: a string's contents or
+// a number's literal text; other types give no key.
+func scanRecord(b []byte, i, depth int, keyField string) (end int, key string, err error) {
+	if keyField == "" || i >= len(b) || b[i] != '{' {
+		end, err = skipValue(b, i, depth)
+		return end, "", err
+	}
+	if depth+1 > maxNestingDepth {
+		return 0, "", errAt(i, "exceeded max depth")
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, "", nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, "", unexpected(b, i, "looking for beginning of object key string")
+		}
+		kEnd, escaped, err := scanString(b, i)
+		if err != nil {
+			return 0, "", err
+		}
+		match := false
+		if escaped {
+			k, ok := unquote(b[i:kEnd])
+			match = ok && k == keyField
+		} else {
+			match = string(b[i+1:kEnd-1]) == keyField
+		}
+		i = skipWS(b, kEnd)
+		if i >= len(b) || b[i] != ':' {
+			return 0, "", unexpected(b, i, "after object key")
+		}
+		i = skipWS(b, i+1)
+		vStart := i
+		if i, err = skipValue(b, i, depth+1); err != nil {
+			return 0, "", err
+		}
+		if match {
+			switch c := b[vStart]; {
+			case c == '"':
+				key, _ = unquote(b[vStart:i])
+			case c == '-' || isDigit(c):
+				key = string(b[vStart:i])
+			default:
+				key = ""
+			}
+		}
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return i + 1, key, nil
+		}
+		return 0, "", unexpected(b, i, "after object key:value pair")
+	}
+}

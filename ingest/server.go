@@ -1,0 +1,388 @@
+package ingest
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hydrant-io/hydrant/ingest/api"
+	"github.com/hydrant-io/hydrant/streams/record"
+)
+
+// Streams is what the ingest server needs from the stream core. The lead
+// implementation lives in cmd over package streams; tests use a fake.
+type Streams interface {
+	// Append stores recs durably in the named stream, or fails as a whole.
+	// On success every recs[i] has ID, Shard and Seq set. Key may be empty
+	// (Firehose records carry no key): the stream then picks a shard itself.
+	//
+	// Ownership: recs and every recs[i].Data alias pooled request buffers
+	// that are reused once Append returns, so Append must copy whatever it
+	// keeps (as io.Writer must not retain p).
+	//
+	// Errors: record.ErrStreamNotFound, record.ErrBackpressure (wrapped);
+	// anything else is an internal failure.
+	Append(ctx context.Context, stream string, recs []record.Record) error
+	// List returns the pipeline (stream) names, in any order.
+	List() []string
+	// Describe returns a stream's description, or record.ErrStreamNotFound.
+	Describe(stream string) (StreamInfo, error)
+}
+
+// StreamInfo describes a stream for DescribeDeliveryStream.
+type StreamInfo struct {
+	Name string
+	// VersionID is a decimal string starting at "1" (Firehose's VersionId).
+	VersionID    string
+	Created      time.Time
+	Destinations []DestinationInfo
+}
+
+// DestinationInfo describes one destination of a stream, enough to fill
+// Firehose's destination descriptions.
+type DestinationInfo struct {
+	Name string // destination name from the pipeline file
+	Type string // s3, directory, postgres, redshift, opensearch, http, iceberg
+	// Bucket is the object-store bucket (s3); others get a synthetic one.
+	Bucket      string
+	Prefix      string
+	ErrorPrefix string
+	URL         string // http destinations
+	// BufferBytes and BufferInterval are the buffering hints (0 = Firehose
+	// defaults 5 MiB / 300 s).
+	BufferBytes    int64
+	BufferInterval time.Duration
+	// Compression: "", "none", "gzip", "snappy", "zip", "hadoop_snappy", ...
+	Compression string
+}
+
+// Limits bound what one request may carry. Zero values mean the defaults.
+type Limits struct {
+	// MaxRequestBytes caps the HTTP body (for the plain door also the body
+	// after gzip decompression). Default 5 MiB. The Firehose door never
+	// uses less than a legal 500-record, MaxBatchDataBytes batch needs once
+	// base64-encoded, so a small value cannot break conformant clients.
+	MaxRequestBytes int64
+	// MaxRecordBytes caps one record's (decoded) data. Default 1,024,000.
+	MaxRecordBytes int64
+	// MaxRecordsPerRequest caps the records of one request, on both doors.
+	// Default 500.
+	MaxRecordsPerRequest int64
+	// MaxBatchDataBytes caps the decoded data of one PutRecordBatch.
+	// Default 4 MiB, as Firehose.
+	MaxBatchDataBytes int64
+}
+
+// Default limits.
+const (
+	DefaultMaxRequestBytes      = 5 << 20
+	DefaultMaxRecordBytes       = 1_024_000
+	DefaultMaxRecordsPerRequest = 500
+	DefaultMaxBatchDataBytes    = 4 << 20
+)
+
+// Options configure a Server.
+type Options struct {
+	// Streams is the stream core (required).
+	Streams Streams
+	Limits  Limits
+	// APIKeys, when non-empty, are required on the plain door
+	// ("Authorization: Bearer KEY" or "X-Api-Key: KEY").
+	APIKeys []string
+	// AWSCredentials (access key id → secret), when non-empty, make the
+	// Firehose door verify SigV4 signatures.
+	AWSCredentials map[string]string
+	// Region is used in ARNs. Default "us-east-1".
+	Region string
+	// Ready reports readiness for /readyz; nil means always ready.
+	Ready func(ctx context.Context) error
+	// Logger receives request failures; default discards.
+	Logger *slog.Logger
+	// Now is the clock (arrival times, SigV4 skew). Default time.Now.
+	Now func() time.Time
+}
+
+// Server serves the Firehose API, the plain batch door and health endpoints.
+type Server struct {
+	streams       Streams
+	lim           Limits
+	firehoseLimit int64 // effective body limit of the Firehose door
+	apiKeys       [][]byte
+	awsCreds      map[string]string
+	region        string
+	ready         func(ctx context.Context) error
+	log           *slog.Logger
+	now           func() time.Time
+	pool          sync.Pool // *reqState
+}
+
+// reqState holds one request's reusable buffers.
+type reqState struct {
+	body []byte
+	raw  []byte // compressed body (plain door, gzip)
+	dec  putDecoder
+	out  []byte
+	gz   *gzip.Reader
+	errs []api.LineError
+}
+
+// New validates opts and returns a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Streams == nil {
+		return nil, errors.New("ingest: Options.Streams is required")
+	}
+	l := opts.Limits
+	for _, v := range []int64{l.MaxRequestBytes, l.MaxRecordBytes, l.MaxRecordsPerRequest, l.MaxBatchDataBytes} {
+		if v < 0 {
+			return nil, fmt.Errorf("ingest: negative limit %d", v)
+		}
+	}
+	l.MaxRequestBytes = orDefault(l.MaxRequestBytes, DefaultMaxRequestBytes)
+	l.MaxRecordBytes = orDefault(l.MaxRecordBytes, DefaultMaxRecordBytes)
+	l.MaxRecordsPerRequest = orDefault(l.MaxRecordsPerRequest, DefaultMaxRecordsPerRequest)
+	l.MaxBatchDataBytes = orDefault(l.MaxBatchDataBytes, DefaultMaxBatchDataBytes)
+	for id, secret := range opts.AWSCredentials {
+		if id == "" || secret == "" {
+			return nil, errors.New("ingest: AWS credentials need an access key id and a secret")
+		}
+	}
+	s := &Server{
+		streams:  opts.Streams,
+		lim:      l,
+		awsCreds: opts.AWSCredentials,
+		region:   opts.Region,
+		ready:    opts.Ready,
+		log:      opts.Logger,
+		now:      opts.Now,
+	}
+	// base64 of the data plus ~40 bytes of JSON per record and the envelope.
+	s.firehoseLimit = max(l.MaxRequestBytes, (l.MaxBatchDataBytes+2)/3*4+64*l.MaxRecordsPerRequest+4096)
+	for _, k := range opts.APIKeys {
+		if k == "" {
+			return nil, errors.New("ingest: empty API key")
+		}
+		s.apiKeys = append(s.apiKeys, []byte(k))
+	}
+	if s.region == "" {
+		s.region = "us-east-1"
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.pool.New = func() any { return new(reqState) }
+	return s, nil
+}
+
+func orDefault(v, d int64) int64 {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+// Handler returns the HTTP handler: POST / (Firehose API, by X-Amz-Target),
+// PUT|POST /v1/streams/{stream}/records, GET /healthz, GET /readyz. Any
+// other path answers 404 in the common JSON error shape.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := uuid.NewString()
+	w.Header().Set("X-Amzn-Requestid", reqID)
+	path := r.URL.Path
+	switch {
+	case path == "/":
+		if r.Method != http.MethodPost {
+			s.writeError(w, r, api.ContentType, methodNotAllowed("POST"))
+			return
+		}
+		s.serveFirehose(w, r)
+	case path == "/healthz":
+		writeText(w, http.StatusOK, "ok\n")
+	case path == "/readyz":
+		s.serveReady(w, r)
+	case strings.HasPrefix(path, "/v1/streams/") && strings.HasSuffix(path, "/records"):
+		stream := strings.TrimSuffix(strings.TrimPrefix(path, "/v1/streams/"), "/records")
+		if stream == "" || strings.Contains(stream, "/") {
+			s.writeError(w, r, "application/json", notFound(path))
+			return
+		}
+		if r.Method != http.MethodPut && r.Method != http.MethodPost {
+			s.writeError(w, r, "application/json", methodNotAllowed("PUT, POST"))
+			return
+		}
+		s.servePlain(w, r, stream)
+	default:
+		s.writeError(w, r, "application/json", notFound(path))
+	}
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	if s.ready != nil {
+		if err := s.ready(r.Context()); err != nil {
+			s.writeError(w, r, "application/json", &apiError{status: http.StatusServiceUnavailable,
+				code: api.ErrServiceUnavailable, msg: "not ready: " + err.Error()})
+			return
+		}
+	}
+	writeText(w, http.StatusOK, "ok\n")
+}
+
+func writeText(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}
+
+// apiError is an error answer: HTTP status, error code and message.
+type apiError struct {
+	status     int
+	code       string
+	msg        string
+	lines      []api.LineError
+	retryAfter bool
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.msg }
+
+func invalidArg(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: api.ErrInvalidArgument, msg: fmt.Sprintf(format, args...)}
+}
+
+func tooLarge(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: api.ErrRequestEntityTooLarge, msg: fmt.Sprintf(format, args...)}
+}
+
+func methodNotAllowed(allow string) *apiError {
+	return &apiError{status: http.StatusMethodNotAllowed, code: api.ErrMethodNotAllowed, msg: "method not allowed; use " + allow}
+}
+
+func notFound(path string) *apiError {
+	return &apiError{status: http.StatusNotFound, code: api.ErrNotFound, msg: "no route for " + path}
+}
+
+// appendError maps an Append failure to an answer.
+func (s *Server) appendError(r *http.Request, stream string, err error, notFoundStatus int) *apiError {
+	switch {
+	case errors.Is(err, record.ErrStreamNotFound):
+		return streamNotFound(stream, notFoundStatus)
+	case errors.Is(err, record.ErrBackpressure):
+		return &apiError{status: http.StatusServiceUnavailable, code: api.ErrServiceUnavailable,
+			msg: "Slow down.", retryAfter: true}
+	default:
+		s.log.ErrorContext(r.Context(), "append failed", "stream", stream,
+			"request_id", r.Header.Get("X-Amzn-Requestid"), "err", err)
+		return &apiError{status: http.StatusInternalServerError, code: api.ErrInternalFailure,
+			msg: "We encountered an internal error. Please try again."}
+	}
+}
+
+func streamNotFound(stream string, status int) *apiError {
+	return &apiError{status: status, code: api.ErrResourceNotFound,
+		msg: fmt.Sprintf("Firehose %s under account %s not found.", stream, api.AccountID)}
+}
+
+// writeError writes e in the common {"__type","message"} shape, with the
+// code also in X-Amzn-ErrorType, as AWS JSON services do.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, contentType string, e *apiError) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("X-Amzn-Errortype", e.code)
+	if e.retryAfter {
+		h.Set("Retry-After", "1")
+	}
+	body, err := json.Marshal(api.ErrorResponse{Type: e.code, Message: e.msg, Errors: e.lines})
+	if err != nil { // cannot happen: plain strings and ints
+		body = []byte(`{"__type":"InternalFailure","message":"error encoding failed"}`)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(e.status)
+	_, _ = w.Write(body)
+	if e.status >= 500 {
+		s.log.DebugContext(r.Context(), "request failed", "code", e.code, "status", e.status)
+	}
+}
+
+func writeBody(w http.ResponseWriter, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// readBody reads at most limit bytes of r into buf[:0], growing it as needed.
+// Bodies announcing or having more than limit bytes fail with errBodyTooLarge
+// without being buffered.
+func readBody(r io.Reader, buf []byte, contentLength, limit int64) ([]byte, error) {
+	if contentLength > limit {
+		return buf[:0], errBodyTooLarge
+	}
+	want := int(min(max(contentLength, 512), limit)) + 1
+	if cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return buf, errBodyTooLarge
+			}
+			n := min(int64(cap(buf))*2, limit+1)
+			nb := make([]byte, len(buf), max(n, int64(cap(buf)+1)))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return buf, errBodyTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// appendJSONString appends s as a JSON string (minimal escaping).
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		default:
+			dst = append(dst, `\u00`...)
+			dst = append(dst, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -38,7 +38,9 @@ type app struct {
 	ingest    *ingest.Server
 	closers   []func(context.Context) error
 	stopping  atomic.Bool
-	started   time.Time
+	// noDelivery stores records without delivering them (serve --no-delivery).
+	noDelivery bool
+	started    time.Time
 }
 
 // pipeline is one configured pipeline with its stream and runtime.

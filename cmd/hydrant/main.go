@@ -29,7 +29,7 @@ var errUsage = errors.New("usage error")
 const usage = `hydrant: a self-hosted, Firehose-compatible delivery service
 
 Usage:
-  hydrant serve    [--config FILE] [--listen ADDR] [--log-format text|json] [--log-level LEVEL]
+  hydrant serve    [--config FILE] [--listen ADDR] [--log-format text|json] [--log-level LEVEL] [--no-delivery]
   hydrant validate --config FILE
   hydrant version
 

@@ -28,6 +28,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	listen := fs.String("listen", envOr("HYDRANT_LISTEN", ""), "listen address, overrides server.listen [HYDRANT_LISTEN]")
 	logFormat := fs.String("log-format", envOr("HYDRANT_LOG_FORMAT", "text"), "log format: text or json [HYDRANT_LOG_FORMAT]")
 	logLevel := fs.String("log-level", envOr("HYDRANT_LOG_LEVEL", "info"), "log level: debug, info, warn, error [HYDRANT_LOG_LEVEL]")
+	noDelivery := fs.Bool("no-delivery", false, "accept and store records but deliver nothing (maintenance, benchmarks); records wait on disk")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -46,6 +47,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return reportConfigError(stderr, err)
 	}
+	a.noDelivery = *noDelivery
 	return a.run(ctx, stdout)
 }
 
@@ -100,6 +102,10 @@ func (a *app) run(ctx context.Context, stdout io.Writer) error {
 	defer stopDelivery()
 	var wg sync.WaitGroup
 	for _, p := range a.pipelines {
+		if a.noDelivery {
+			a.log.Warn("delivery is paused (--no-delivery): records are stored, not delivered", "pipeline", p.name)
+			continue
+		}
 		wg.Go(func() {
 			if err := p.delivery.Run(deliveryCtx); err != nil {
 				a.log.Error("delivery stopped", "pipeline", p.name, "err", err)

@@ -137,7 +137,7 @@ func (s *Stream) appendGroup(ctx context.Context, sh *shard, recs []record.Recor
 		r := &recs[i]
 		r.Shard = sh.id
 		r.Seq = first + uint64(k)
-		r.ID = record.NewID(s.streamID, sh.def.index, r.Seq)
+		r.ID = record.NewID(s.streamID, sh.index, r.Seq)
 	}
 	s.appendedBytes.Add(dataBytes)
 	s.account(sh)

@@ -138,7 +138,7 @@ func (r *Reader) decode(ents []wal.Entry) ([]record.Record, error) {
 		data = append(data, d.data...)
 		seq := ents[i].Seq
 		out[i] = record.Record{
-			ID:      record.NewID(r.s.streamID, r.sh.def.index, seq),
+			ID:      record.NewID(r.s.streamID, r.sh.index, seq),
 			Key:     keys[koff : koff+len(d.key)],
 			Data:    data[start:len(data):len(data)],
 			Arrived: arrivedTime(d.arrivedMs),

@@ -79,8 +79,9 @@ type ShardInfo struct {
 // shard is the live state of one shard. def, log and the ended channel are
 // guarded by Stream.mu.
 type shard struct {
-	def              shardDef
+	def              shardDef // guarded by Stream.mu (reshard replaces it)
 	id               record.ShardID
+	index            uint32 // immutable copy of def.index, read without the lock
 	startStr, endStr string
 	log              *wal.Log // nil once drained
 	ended            chan struct{}
@@ -245,7 +246,7 @@ func (s *Stream) shardDir(id record.ShardID) string {
 // openShard opens the log of d (none for a drained shard, whose leftover
 // directory from an interrupted drain is removed).
 func (s *Stream) openShard(d shardDef) (*shard, error) {
-	sh := &shard{def: d, id: d.id(), startStr: d.start.String(), endStr: d.end.String(), ended: make(chan struct{})}
+	sh := &shard{def: d, id: d.id(), index: d.index, startStr: d.start.String(), endStr: d.end.String(), ended: make(chan struct{})}
 	if d.closed {
 		close(sh.ended)
 	}

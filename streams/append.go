@@ -9,16 +9,12 @@ import (
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
-// encodeBuf holds one shard group's encoded entries during an Append. Pooled
-// so that steady-state appends do not allocate encode buffers.
+// encodeBuf holds one shard group's record positions during an Append.
+// Pooled so that steady-state appends do not allocate. Records are encoded
+// straight into the WAL's buffer (wal.Log.AppendEncoded), not here.
 type encodeBuf struct {
-	buf      []byte
-	payloads [][]byte
-	idx      []int // positions in recs of this group's records
+	idx []int // positions in recs of this group's records
 }
-
-// maxPooledBytes keeps unusually large buffers out of the pool.
-const maxPooledBytes = 8 << 20
 
 func (s *Stream) getBuf() *encodeBuf {
 	if b, ok := s.pool.Get().(*encodeBuf); ok {
@@ -28,11 +24,7 @@ func (s *Stream) getBuf() *encodeBuf {
 }
 
 func (s *Stream) putBuf(b *encodeBuf) {
-	if cap(b.buf) > maxPooledBytes {
-		return
-	}
-	clear(b.payloads) // drop references into the old buffer
-	b.buf, b.payloads, b.idx = b.buf[:0], b.payloads[:0], b.idx[:0]
+	b.idx = b.idx[:0]
 	s.pool.Put(b)
 }
 
@@ -116,20 +108,14 @@ func (s *Stream) Append(ctx context.Context, recs []record.Record) error {
 // appendGroup encodes and appends b's records to sh, then stamps them.
 func (s *Stream) appendGroup(ctx context.Context, sh *shard, recs []record.Record, b *encodeBuf) error {
 	size := 0
-	for _, i := range b.idx {
-		size += encodedSizeMax(&recs[i])
-	}
-	if cap(b.buf) < size {
-		b.buf = make([]byte, 0, size)
-	}
 	var dataBytes uint64
 	for _, i := range b.idx {
-		start := len(b.buf)
-		b.buf = appendRecord(b.buf, &recs[i])
-		b.payloads = append(b.payloads, b.buf[start:len(b.buf):len(b.buf)])
+		size += encodedSizeMax(&recs[i])
 		dataBytes += uint64(len(recs[i].Data))
 	}
-	first, err := sh.log.Append(ctx, b.payloads...)
+	first, err := sh.log.AppendEncoded(ctx, len(b.idx), size, func(dst []byte, k int) []byte {
+		return appendRecord(dst, &recs[b.idx[k]])
+	})
 	if err != nil {
 		return fmt.Errorf("shard %s: %w", sh.id, err)
 	}

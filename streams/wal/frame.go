@@ -29,14 +29,28 @@ func frameSize(n int) int { return HeaderBytes + n }
 
 // appendFrame appends the frame of (seq, payload) to dst.
 func appendFrame(dst []byte, seq uint64, payload []byte) []byte {
-	var h [HeaderBytes]byte
+	dst, _ = appendFrameFunc(dst, seq, func(d []byte) []byte { return append(d, payload...) })
+	return dst
+}
+
+// appendFrameFunc appends a frame whose payload enc appends in place, so a
+// caller's encoding lands in the log's buffer without an intermediate copy.
+// It returns the payload length; over MaxEntryBytes dst is returned
+// unchanged with an error.
+func appendFrameFunc(dst []byte, seq uint64, enc func([]byte) []byte) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, make([]byte, HeaderBytes)...)
+	dst = enc(dst)
+	h, payload := dst[start:start+HeaderBytes], dst[start+HeaderBytes:]
+	if len(payload) > MaxEntryBytes {
+		return dst[:start], fmt.Errorf("wal: payload is %d bytes, max %d", len(payload), MaxEntryBytes)
+	}
 	binary.LittleEndian.PutUint32(h[0:4], uint32(len(payload)))
 	binary.LittleEndian.PutUint64(h[8:16], seq)
 	crc := crc32.Update(0, castagnoli, h[8:16])
 	crc = crc32.Update(crc, castagnoli, payload)
 	binary.LittleEndian.PutUint32(h[4:8], crc)
-	dst = append(dst, h[:]...)
-	return append(dst, payload...)
+	return dst, nil
 }
 
 // peekLength returns the payload length announced by the header at the

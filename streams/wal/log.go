@@ -17,7 +17,7 @@ import (
 // Defaults for zero Options fields.
 const (
 	DefaultSegmentBytes    = 64 << 20
-	DefaultMaxPendingBytes = 16 << 20
+	DefaultMaxPendingBytes = 4 << 20
 )
 
 // ErrClosed is returned by operations on a closed Log.
@@ -299,8 +299,23 @@ func (l *Log) Append(ctx context.Context, payloads ...[]byte) (first uint64, err
 		if len(p) > MaxEntryBytes {
 			return 0, fmt.Errorf("wal: payload %d is %d bytes, max %d", i, len(p), MaxEntryBytes)
 		}
-		size += frameSize(len(p))
+		size += len(p)
 	}
+	return l.AppendEncoded(ctx, len(payloads), size, func(dst []byte, i int) []byte { return append(dst, payloads[i]...) })
+}
+
+// Encoder appends the payload of entry i (0-based within one call) to dst
+// and returns the extended slice.
+type Encoder func(dst []byte, i int) []byte
+
+// AppendEncoded is Append for n entries that enc encodes straight into the
+// log's pending buffer, which saves the caller an encode buffer and a copy.
+// sizeMax bounds the total payload bytes enc will produce; it reserves
+// buffer space. enc runs under the log's append lock, so it must be quick
+// and must not call the Log. A payload over MaxEntryBytes fails the whole
+// call, and nothing of it is written.
+func (l *Log) AppendEncoded(ctx context.Context, n, sizeMax int, enc Encoder) (first uint64, err error) {
+	size := sizeMax + n*HeaderBytes
 	l.amu.Lock()
 	for {
 		if l.closing {
@@ -326,7 +341,7 @@ func (l *Log) Append(ctx context.Context, payloads ...[]byte) (first uint64, err
 		}
 		l.amu.Lock()
 	}
-	if len(payloads) == 0 {
+	if n == 0 {
 		first = l.nextSeq
 		l.amu.Unlock()
 		return first, nil
@@ -336,11 +351,21 @@ func (l *Log) Append(ctx context.Context, payloads ...[]byte) (first uint64, err
 	if b.buf == nil {
 		b.buf = l.spare[:0]
 		l.spare = nil
+		if b.buf == nil {
+			// Sized once to the limit: growing by append would double the
+			// capacity past MaxPendingBytes and keep it (RSS).
+			b.buf = make([]byte, 0, max(l.opts.MaxPendingBytes, int64(size)))
+		}
 	}
-	for i, p := range payloads {
-		b.buf = appendFrame(b.buf, first+uint64(i), p)
+	mark := len(b.buf)
+	for i := range n {
+		if b.buf, err = appendFrameFunc(b.buf, first+uint64(i), func(d []byte) []byte { return enc(d, i) }); err != nil {
+			b.buf = b.buf[:mark]
+			l.amu.Unlock()
+			return 0, err
+		}
 	}
-	l.nextSeq += uint64(len(payloads))
+	l.nextSeq += uint64(n)
 	b.next = l.nextSeq
 	l.amu.Unlock()
 	select {

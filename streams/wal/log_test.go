@@ -289,3 +289,37 @@ func TestBackpressureHonoursContext(t *testing.T) {
 	require.NoError(t, l.Close())
 	require.Equal(t, uint64(2), l.SyncedSeq())
 }
+
+func TestLog_AppendEncodedWritesInPlaceAndRejectsOversizeWhole(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{NoSync: true})
+	first, err := l.AppendEncoded(t.Context(), 3, 6, func(dst []byte, i int) []byte {
+		return append(dst, 'a'+byte(i), 'a'+byte(i))
+	})
+	require.NoError(t, err)
+	require.Equal(t, uint64(0), first)
+
+	_, err = l.AppendEncoded(t.Context(), 2, 10, func(dst []byte, i int) []byte {
+		if i == 1 {
+			return append(dst, make([]byte, MaxEntryBytes+1)...)
+		}
+		return append(dst, 'z')
+	})
+	require.Error(t, err, "an oversize payload fails the call")
+	require.Equal(t, uint64(3), l.NextSeq(), "and nothing of it was appended")
+
+	next, err := l.Append(t.Context(), []byte("dd"))
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), next)
+	r := l.NewReader(0)
+	defer r.Close()
+	var got []string
+	for len(got) < 4 {
+		ents, err := r.Next(t.Context(), 1<<20)
+		require.NoError(t, err)
+		for _, e := range ents {
+			got = append(got, string(e.Data))
+		}
+	}
+	require.Equal(t, []string{"aa", "bb", "cc", "dd"}, got)
+}

@@ -113,6 +113,7 @@ func (t *routeTable) route(key string) int {
 // see every shard's final sequence number when they close it.
 type Stream struct {
 	opts     Options
+	lock     *os.File // flock on <Dir>/LOCK: one process per stream directory
 	log      *slog.Logger
 	now      func() time.Time
 	streamID uint64
@@ -173,6 +174,21 @@ func Open(ctx context.Context, opts Options) (*Stream, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Dir, "shards"), 0o755); err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", opts.Name, err)
 	}
+	lock, err := lockDir(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", opts.Name, err)
+	}
+	s, err := open(ctx, opts)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// open is Open once the directory exists and is locked.
+func open(ctx context.Context, opts Options) (*Stream, error) {
 	// Leftovers of a save interrupted by a crash; the map itself is intact.
 	if tmps, _ := filepath.Glob(filepath.Join(opts.Dir, shardMapFile+".tmp-*")); len(tmps) > 0 {
 		for _, p := range tmps {
@@ -434,7 +450,11 @@ func (s *Stream) Close() error {
 	s.wg.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.closeLogs()
+	err := s.closeLogs()
+	if s.lock != nil {
+		err = errors.Join(err, s.lock.Close())
+	}
+	return err
 }
 
 func (s *Stream) closeLogs() error {

@@ -312,3 +312,15 @@ func TestStream_OpenRejectsBadOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestStream_DirectoryLockedWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(t.Context(), Options{Dir: dir, Name: "p", NoSync: true})
+	require.NoError(t, err)
+	_, err = Open(t.Context(), Options{Dir: dir, Name: "p", NoSync: true})
+	require.ErrorIs(t, err, ErrLocked)
+	require.NoError(t, s.Close())
+	s, err = Open(t.Context(), Options{Dir: dir, Name: "p", NoSync: true})
+	require.NoError(t, err, "the lock is released by Close")
+	require.NoError(t, s.Close())
+}

@@ -367,7 +367,7 @@ func (s *Stream) Split(ctx context.Context, shard record.ShardID, newStartingHas
 		if p == nil || p.log == nil {
 			return nil, fmt.Errorf("split %s: %w", shard, ErrShardNotFound)
 		}
-		return m.split(shard, hk, p.log.NextSeq())
+		return m.split(shard, hk, p.log.SyncedSeq())
 	})
 }
 
@@ -380,14 +380,15 @@ func (s *Stream) Merge(ctx context.Context, shard, adjacent record.ShardID) erro
 		if a == nil || b == nil || a.log == nil || b.log == nil {
 			return nil, fmt.Errorf("merge %s and %s: %w", shard, adjacent, ErrShardNotFound)
 		}
-		return m.merge(shard, adjacent, a.log.NextSeq(), b.log.NextSeq())
+		return m.merge(shard, adjacent, a.log.SyncedSeq(), b.log.SyncedSeq())
 	})
 }
 
 // reshard applies a split or merge. Under the write lock no Append is in
-// flight, so the parents' NextSeq are final. Order matters for crash
-// safety: children logs are created first (an orphan empty directory is
-// harmless and reused), then the map is saved atomically, then routing
+// flight, so the parents' SyncedSeq are final (not NextSeq: after a sticky
+// write error, seqs past SyncedSeq were never written). Order matters for
+// crash safety: children logs are created first (an orphan empty directory
+// is harmless and reused), then the map is saved atomically, then routing
 // switches.
 func (s *Stream) reshard(ctx context.Context, next func(*shardMap) (*shardMap, error)) error {
 	s.mu.Lock()

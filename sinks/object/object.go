@@ -18,8 +18,10 @@
 // A record whose partition keys are missing or invalid, or whose prefix
 // evaluates to an unsafe key, is reported in a *sinks.BatchError with a
 // Permanent error wrapping ErrPartitionKeyFailed (Firehose's
-// partition-key-failed), so the runtime backs it up at once while the rest
-// of the batch is delivered. A store error fails the whole batch (retried).
+// partition-key-failed, marked with sinks.WithErrorType), so the runtime
+// backs it up at once while the rest of the batch is delivered. A store
+// error fails the records of that partition's object (retried); with a
+// single object it fails the whole batch.
 package object
 
 import (
@@ -117,6 +119,12 @@ func checkExt(ext string) error {
 	return nil
 }
 
+// partitionKeyFailed is the per-record error of a record whose prefix
+// cannot be evaluated: permanent, backed up as partition-key-failed.
+func partitionKeyFailed(err error) error {
+	return sinks.Permanent(sinks.WithErrorType(fmt.Errorf("%w: %w", ErrPartitionKeyFailed, err), "partition-key-failed"))
+}
+
 // group is the records of one partition.
 type group struct {
 	partition string
@@ -137,12 +145,19 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 		key, err := s.key(b, g)
 		if err != nil {
 			for _, j := range g.idx {
-				failed[j] = sinks.Permanent(fmt.Errorf("%w: %w", ErrPartitionKeyFailed, err))
+				failed[j] = partitionKeyFailed(err)
 			}
 			continue
 		}
 		if err := s.store.Put(ctx, s.cfg.Bucket, key, &concatReader{recs: b.Records, idx: g.idx}); err != nil {
-			return fmt.Errorf("put object %q: %w", key, err)
+			err = fmt.Errorf("put object %q: %w", key, err)
+			if len(groups) == 1 && len(failed) == 0 {
+				return err // the whole batch, with any RetryAfter hint intact
+			}
+			// Other partitions still go out; only this one is retried.
+			for _, j := range g.idx {
+				failed[j] = err
+			}
 		}
 	}
 	if len(failed) > 0 {
@@ -168,7 +183,7 @@ func (s *Sink) group(b *record.Batch) ([]group, map[int]error) {
 		r := &b.Records[i]
 		p, err := s.tmpl.Partition(r.Meta)
 		if err != nil {
-			failed[i] = sinks.Permanent(fmt.Errorf("%w: %w", ErrPartitionKeyFailed, err))
+			failed[i] = partitionKeyFailed(err)
 			continue
 		}
 		gi, ok := byPart[p]

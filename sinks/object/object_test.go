@@ -126,6 +126,7 @@ func TestObject_DynamicPartitioning(t *testing.T) {
 	for _, i := range []int{2, 4} {
 		require.ErrorIs(t, be.Failed[i], ErrPartitionKeyFailed)
 		require.True(t, sinks.IsPermanent(be.Failed[i]))
+		require.Equal(t, "partition-key-failed", sinks.ErrorType(be.Failed[i], "s3-failed"))
 	}
 	require.ErrorIs(t, be.Failed[2], prefix.ErrMissingKey)
 	require.ErrorIs(t, be.Failed[4], prefix.ErrInvalidValue)
@@ -146,6 +147,37 @@ func TestObject_DynamicPartitioning(t *testing.T) {
 	// Retrying gives identical keys, random string included.
 	require.ErrorAs(t, s.Write(t.Context(), b), &be)
 	require.Equal(t, keys, m.keys())
+}
+
+// failKeyStore fails puts of keys containing a substring.
+type failKeyStore struct {
+	memStore
+	failIn string
+}
+
+func (f *failKeyStore) Put(ctx context.Context, bucket, key string, body io.Reader) error {
+	if strings.Contains(key, f.failIn) {
+		return errors.New("slow down")
+	}
+	return f.memStore.Put(ctx, bucket, key, body)
+}
+
+func TestObject_StoreErrorFailsOnlyThatPartition(t *testing.T) {
+	m := &failKeyStore{failIn: "c=b/"}
+	s, err := New(Config{Pipeline: "p", Version: 1, Prefix: "c=!{partitionKeyFromQuery:c}/"}, m)
+	require.NoError(t, err)
+	meta := func(c string) map[string]string { return map[string]string{prefix.QueryKey("c"): c} }
+	err = s.Write(t.Context(), batch(
+		record.Record{Data: []byte("a"), Meta: meta("a"), Arrived: t0},
+		record.Record{Data: []byte("b"), Meta: meta("b"), Arrived: t0},
+		record.Record{Data: []byte("a"), Meta: meta("a"), Arrived: t0},
+	))
+	var be *sinks.BatchError
+	require.ErrorAs(t, err, &be)
+	require.Len(t, be.Failed, 1, "only partition b failed")
+	require.ErrorContains(t, be.Failed[1], "slow down")
+	require.False(t, sinks.IsPermanent(be.Failed[1]), "a store error is retried")
+	require.Len(t, m.keys(), 1, "partition a was written")
 }
 
 func TestObject_StoreErrorFailsBatch(t *testing.T) {

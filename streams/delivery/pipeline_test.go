@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -415,4 +416,55 @@ func TestErrorCode(t *testing.T) {
 	for in, want := range map[string]string{"s3-failed": "S3.Failed", "http-endpoint-failed": "Http.Endpoint.Failed", "processing-failed": "Processing.Failed"} {
 		require.Equal(t, want, errorCode(in))
 	}
+}
+
+func TestDelivery_RecordErrorsBackUpUnderTheirOwnErrorType(t *testing.T) {
+	s := openStream(t, 1)
+	appendN(t, s, 0, 4)
+	sink := &fakeSink{fail: func(call int, b *record.Batch) error {
+		if call > 1 {
+			return nil
+		}
+		return &sinks.BatchError{Failed: map[int]error{
+			1: sinks.Permanent(sinks.WithErrorType(errors.New("no key"), "partition-key-failed")),
+			2: errors.New("slow down"),
+		}}
+	}}
+	bk := &fakeBackup{}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", ErrorType: "s3-failed", Sink: sink, Backup: bk, Retry: time.Hour,
+		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	require.Equal(t, []string{"r000001"}, bk.data("partition-key-failed"))
+	require.Equal(t, "Partition.Key.Failed", bk.failed["partition-key-failed"][0].Code)
+	require.Empty(t, bk.data("s3-failed"), "the retryable record was retried and delivered")
+	require.Equal(t, []string{"r000000", "r000002", "r000003"}, sink.delivered())
+}
+
+// upper upper-cases each record: a transforming processor.
+type upper struct{}
+
+func (upper) Process(_ context.Context, in []record.Record) ([]transform.Result, error) {
+	out := make([]transform.Result, len(in))
+	for i, r := range in {
+		r.Data = []byte(strings.ToUpper(string(r.Data)))
+		out[i] = transform.Result{Status: transform.Ok, Out: []record.Record{r}}
+	}
+	return out, nil
+}
+func (upper) Close(context.Context) error { return nil }
+
+func TestDelivery_ProcessingFailedKeepsTheRawSourceData(t *testing.T) {
+	s := openStream(t, 1)
+	appendN(t, s, 0, 3)
+	bk := &fakeBackup{}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: &fakeSink{}, Backup: bk, Processors: []transform.Processor{upper{}, scriptedProcessor{}},
+		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	require.Equal(t, []string{"r000001"}, bk.data(ProcessingFailed), "raw data, not the upper-cased output")
 }

@@ -73,10 +73,12 @@ func (s *Stats) addFailedAttempt(err error) {
 	s.recordFailureLocked("delivery", err)
 }
 
-func (s *Stats) addBackupFailure(err error) {
+// addFailure records a failed step other than a sink write (a backup
+// write, a checkpoint commit) for the dashboard.
+func (s *Stats) addFailure(kind string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.recordFailureLocked("backup", err)
+	s.recordFailureLocked(kind, err)
 }
 
 func (s *Stats) recordFailureLocked(kind string, err error) {

@@ -1,9 +1,12 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/hydrant-io/hydrant/buffer"
@@ -31,9 +34,11 @@ func (w *worker) run(ctx, hard context.Context) {
 	w.log = w.p.log.With("destination", w.d.Name, "shard", w.shard)
 	st := w.p.opts.Stream
 	next := st.Checkpoint(w.d.Name, w.shard)
-	r, err := st.NewReader(w.shard, next)
-	if err != nil {
-		w.log.Error("open shard reader", "err", err)
+	var r *streams.Reader
+	if err := w.retryForever(ctx, "open shard reader", func() (err error) {
+		r, err = st.NewReader(w.shard, next)
+		return err
+	}); err != nil {
 		return
 	}
 	defer r.Close()
@@ -55,8 +60,9 @@ func (w *worker) run(ctx, hard context.Context) {
 			w.log.Warn("delivery stopped before the batch was resolved", "first", batch.First, "last", batch.Last, "err", err)
 			return false
 		}
-		if err := st.Commit(hard, w.d.Name, w.shard, last+1); err != nil {
-			w.log.Error("commit checkpoint", "next", last+1, "err", err)
+		// A failed commit (a full disk, say) is retried, never given up:
+		// a worker that stopped here would stall this shard for good.
+		if err := w.retryForever(hard, "commit checkpoint", func() error { return st.Commit(hard, w.d.Name, w.shard, last+1) }); err != nil {
 			return false
 		}
 		first = last + 1
@@ -133,6 +139,15 @@ func (w *worker) deliver(ctx context.Context, batch *record.Batch) error {
 // those that failed. Dropped records simply disappear.
 func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.Record, failed []sinks.Failed, err error) {
 	ok = in
+	// source finds the record as read from the stream, so a record failed
+	// by a later processor is backed up with its raw data, as Firehose
+	// does. Processors keep Seq; in is sorted by it (one shard, in order).
+	source := func(r record.Record) record.Record {
+		if i, found := slices.BinarySearchFunc(in, r.Seq, func(x record.Record, seq uint64) int { return cmp.Compare(x.Seq, seq) }); found {
+			return in[i]
+		}
+		return r
+	}
 	for _, proc := range w.d.Processors {
 		if len(ok) == 0 {
 			break
@@ -159,7 +174,7 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 		now := w.p.opts.Now()
 		if err != nil {
 			for _, r := range ok {
-				failed = append(failed, sinks.Failed{Record: r, Attempts: w.p.opts.ProcessorRetries + 1, Code: "Processor.Failed", Message: err.Error(), Ended: now})
+				failed = append(failed, sinks.Failed{Record: source(r), Attempts: w.p.opts.ProcessorRetries + 1, Code: "Processor.Failed", Message: err.Error(), Ended: now})
 			}
 			return nil, failed, nil
 		}
@@ -175,7 +190,7 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 				if r.Err != nil {
 					msg = r.Err.Error()
 				}
-				failed = append(failed, sinks.Failed{Record: ok[i], Attempts: 1, Code: "Processor.ProcessingFailed", Message: msg, Ended: now})
+				failed = append(failed, sinks.Failed{Record: source(ok[i]), Attempts: 1, Code: "Processor.ProcessingFailed", Message: msg, Ended: now})
 			}
 		}
 		ok = next
@@ -201,41 +216,39 @@ func (w *worker) write(ctx context.Context, b *record.Batch, start time.Time) er
 		}
 		w.stats.addFailedAttempt(err)
 		now := w.p.opts.Now()
-		var retry, giveUp []record.Record
-		var giveUpErr []error
+		// Each failed record is retried, or, when its error is permanent or
+		// the retry window is over, backed up under its error output type
+		// (the destination's, unless the error names another one).
+		var retry, delivered []record.Record
+		giveUp := map[string][]sinks.Failed{}
+		expired := !now.Before(deadline)
+		consider := func(r record.Record, ferr error) {
+			if !sinks.IsPermanent(ferr) && !expired {
+				retry = append(retry, r)
+				return
+			}
+			typ := sinks.ErrorType(ferr, w.d.ErrorType)
+			giveUp[typ] = append(giveUp[typ], sinks.Failed{Record: r, Attempts: attempt, Code: errorCode(typ), Message: ferr.Error(), Ended: now})
+		}
 		var be *sinks.BatchError
 		if errors.As(err, &be) {
 			for i, r := range pending {
-				ferr, failedRec := be.Failed[i]
-				switch {
-				case !failedRec:
-					w.stats.addDelivered(&record.Batch{Records: []record.Record{r}}, now)
-				case sinks.IsPermanent(ferr):
-					giveUp, giveUpErr = append(giveUp, r), append(giveUpErr, ferr)
-				default:
-					retry = append(retry, r)
+				if ferr, failed := be.Failed[i]; failed {
+					consider(r, ferr)
+				} else {
+					delivered = append(delivered, r)
 				}
 			}
-		} else if sinks.IsPermanent(err) {
-			giveUp = pending
-			for range pending {
-				giveUpErr = append(giveUpErr, err)
-			}
 		} else {
-			retry = pending
-		}
-		if len(retry) > 0 && !now.Before(deadline) {
-			for range retry {
-				giveUpErr = append(giveUpErr, err)
+			for _, r := range pending {
+				consider(r, err)
 			}
-			giveUp, retry = append(giveUp, retry...), nil
 		}
-		if len(giveUp) > 0 {
-			failed := make([]sinks.Failed, len(giveUp))
-			for i, r := range giveUp {
-				failed[i] = sinks.Failed{Record: r, Attempts: attempt, Code: errorCode(w.d.ErrorType), Message: giveUpErr[i].Error(), Ended: now}
-			}
-			if err := w.backup(ctx, w.d.ErrorType, failed); err != nil {
+		if len(delivered) > 0 {
+			w.stats.addDelivered(&record.Batch{Records: delivered}, now)
+		}
+		for _, typ := range slices.Sorted(maps.Keys(giveUp)) {
+			if err := w.backup(ctx, typ, giveUp[typ]); err != nil {
 				return err
 			}
 		}
@@ -268,6 +281,8 @@ func (w *worker) backup(ctx context.Context, errorType string, failed []sinks.Fa
 	return err
 }
 
+// retryForever calls f until it succeeds or ctx is done, backing off; the
+// worker holds (and its checkpoint with it) meanwhile.
 func (w *worker) retryForever(ctx context.Context, what string, f func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := f()
@@ -277,7 +292,7 @@ func (w *worker) retryForever(ctx context.Context, what string, f func() error) 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		w.stats.addBackupFailure(err)
+		w.stats.addFailure(what, err)
 		w.log.Error(what+" failed; delivery holds until it succeeds", "attempt", attempt, "err", err)
 		if err := sleep(ctx, w.p.opts.Backoff(attempt)); err != nil {
 			return err

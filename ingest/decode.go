@@ -65,6 +65,18 @@ type putDecoder struct {
 	arena []byte // decoded record data; never reallocated during a request
 	tmp   []byte // unescaped base64 scratch
 	recs  []record.Record
+	// maxRecords, when > 0, caps the records decodePutRecordBatch stores:
+	// past it the rest are only scanned (a syntax error still wins) and the
+	// call fails with errTooManyRecords, so a body of tiny elements cannot
+	// allocate millions of records first. 0 means no cap (the fuzz oracle).
+	maxRecords int
+}
+
+// tooManyRecordsError reports a PutRecordBatch over the record cap.
+type tooManyRecordsError struct{ max int }
+
+func (e tooManyRecordsError) Error() string {
+	return fmt.Sprintf("1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length less than or equal to %d", e.max)
 }
 
 // reset prepares the decoder for a body of n bytes.
@@ -275,6 +287,7 @@ func (d *putDecoder) decodePutRecordBatch(b []byte) (name string, recs []record.
 	d.reset(len(b))
 	recs = d.recs
 	var idx int
+	tooMany := false
 	path := func() string { return fmt.Sprintf("records.%d.member.data", idx+1) }
 	err = decodeTop(b, func(key []byte, i int) (int, error) {
 		switch {
@@ -297,15 +310,24 @@ func (d *putDecoder) decodePutRecordBatch(b []byte) (name string, recs []record.
 				recs = recs[:0:0]
 				return i + 1, nil
 			}
+			over := false
 			for idx = 0; ; idx++ {
+				over = over || d.maxRecords > 0 && idx >= d.maxRecords
 				// Grow exactly like reflect: reuse (stale) capacity first.
-				if idx >= cap(recs) {
+				if over {
+					// Past the cap: scan only.
+				} else if idx >= cap(recs) {
 					recs = append(recs[:idx], record.Record{})
 				} else if idx >= len(recs) {
 					recs = recs[:idx+1]
 				}
 				var err error
 				switch {
+				case over:
+					i, err = skipValue(b, i, 3)
+					if err != nil {
+						err = syntaxErr(err)
+					}
 				case i < len(b) && b[i] == '{':
 					i, err = d.decodeRecordObject(b, i, 3, &recs[idx], path)
 				case i < len(b) && b[i] == 'n':
@@ -325,6 +347,10 @@ func (d *putDecoder) decodePutRecordBatch(b []byte) (name string, recs []record.
 					continue
 				}
 				if i < len(b) && b[i] == ']' {
+					if over {
+						tooMany = true
+						return i + 1, nil
+					}
 					recs = recs[:idx+1]
 					return i + 1, nil
 				}
@@ -340,6 +366,9 @@ func (d *putDecoder) decodePutRecordBatch(b []byte) (name string, recs []record.
 	})
 	if cap(recs) > cap(d.recs) {
 		d.recs = recs[:0] // keep the grown slice for reuse
+	}
+	if err == nil && tooMany {
+		err = tooManyRecordsError{max: d.maxRecords}
 	}
 	if err != nil {
 		return "", nil, err

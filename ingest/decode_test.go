@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -215,4 +216,22 @@ func BenchmarkDecodePutRecordBatch_EncodingJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestDecode_RecordCapStopsStoringButStillValidates(t *testing.T) {
+	var d putDecoder
+	d.maxRecords = 2
+	body := []byte(`{"DeliveryStreamName":"s","Records":[{},{},{},{"Data":"YQ=="}` + strings.Repeat(`,{}`, 10000) + `]}`)
+	_, _, err := d.decodePutRecordBatch(body)
+	var tooMany tooManyRecordsError
+	require.ErrorAs(t, err, &tooMany)
+	require.LessOrEqual(t, cap(d.recs), 2, "records past the cap are never allocated")
+
+	_, _, err = d.decodePutRecordBatch([]byte(`{"Records":[{},{},{},{"Data":` + "\x00" + `}]}`))
+	require.Error(t, err)
+	require.False(t, errors.As(err, &tooMany), "a syntax error past the cap is still a syntax error")
+
+	_, recs, err := d.decodePutRecordBatch([]byte(`{"Records":[{"Data":"YQ=="},{"Data":"Yg=="}]}`))
+	require.NoError(t, err, "at the cap is fine")
+	require.Len(t, recs, 2)
 }

@@ -117,7 +117,12 @@ func sizeText(n int64) string {
 
 func (s *Server) putRecordBatch(w http.ResponseWriter, r *http.Request, st *reqState) *apiError {
 	defer st.dec.release()
+	st.dec.maxRecords = int(s.lim.MaxRecordsPerRequest)
 	name, recs, err := st.dec.decodePutRecordBatch(st.body)
+	var tooMany tooManyRecordsError
+	if errors.As(err, &tooMany) {
+		return invalidArg("%s", tooMany.Error())
+	}
 	if err != nil {
 		return asAPIError(err)
 	}

@@ -236,12 +236,39 @@ func open(ctx context.Context, opts Options) (*Stream, error) {
 			s.log.Warn("closed shard log does not end at its recorded end",
 				"shard", sh.id, "next_seq", sh.log.NextSeq(), "ending_seq", d.endSeq)
 		}
+		if err := s.rewindPastEnd(ctx, sh); err != nil {
+			s.closeLogs()
+			return nil, fmt.Errorf("open stream %s: %w", opts.Name, err)
+		}
 		s.addShardLocked(sh)
 	}
 	s.rebuildRoutesLocked()
 	s.wg.Add(1)
 	go s.trimLoop()
 	return s, nil
+}
+
+// rewindPastEnd handles a log that reopened shorter than a consumer's
+// checkpoint (a damaged segment cut at open, or a removed shard
+// directory). New records would reuse the sequence numbers the checkpoint
+// already passed and never be delivered; rewinding the checkpoint to the
+// log's end delivers them. What the log lost is gone either way, and is
+// reported loudly.
+func (s *Stream) rewindPastEnd(ctx context.Context, sh *shard) error {
+	if sh.log == nil {
+		return nil
+	}
+	end := sh.log.NextSeq()
+	for _, c := range s.opts.Consumers {
+		if next, ok := s.cp.Get(c, sh.id); ok && next > end {
+			s.log.Error("shard log ends before a checkpoint: records were lost from disk; rewinding the checkpoint so new records are delivered",
+				"shard", sh.id, "consumer", c, "checkpoint", next, "log_end", end)
+			if err := s.cp.Rewind(ctx, c, sh.id, end); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // streamID mixes the name hash with the creation time so that ids never

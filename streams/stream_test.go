@@ -2,6 +2,8 @@ package streams
 
 import (
 	"math/big"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -323,4 +325,31 @@ func TestStream_DirectoryLockedWhileOpen(t *testing.T) {
 	s, err = Open(t.Context(), Options{Dir: dir, Name: "p", NoSync: true})
 	require.NoError(t, err, "the lock is released by Close")
 	require.NoError(t, s.Close())
+}
+
+func TestStream_CheckpointPastALostLogIsRewound(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, Name: "p", Shards: 1, Consumers: []string{"d"}, NoSync: true}
+	s, err := Open(t.Context(), opts)
+	require.NoError(t, err)
+	recs := []record.Record{{Data: []byte("a")}, {Data: []byte("b")}, {Data: []byte("c")}}
+	require.NoError(t, s.Append(t.Context(), recs))
+	id := s.Shards()[0].ID
+	require.NoError(t, s.Commit(t.Context(), "d", id, 3))
+	require.NoError(t, s.Close())
+
+	// The shard's log is lost (say, a damaged disk); the checkpoint is not.
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "shards", string(id))))
+	s, err = Open(t.Context(), opts)
+	require.NoError(t, err)
+	defer s.Close()
+	require.Equal(t, uint64(0), s.Checkpoint("d", id), "rewound to the log's end")
+	fresh := []record.Record{{Data: []byte("new")}}
+	require.NoError(t, s.Append(t.Context(), fresh))
+	r, err := s.NewReader(id, s.Checkpoint("d", id))
+	require.NoError(t, err)
+	defer r.Close()
+	got, err := r.Next(t.Context(), 1<<20)
+	require.NoError(t, err)
+	require.Equal(t, "new", string(got[0].Data), "the new record is delivered, not skipped")
 }

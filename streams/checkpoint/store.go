@@ -183,7 +183,31 @@ func (s *Store) Commit(ctx context.Context, consumer string, shard record.ShardI
 	c.version++
 	want := c.version
 	c.mu.Unlock()
+	return s.persist(ctx, consumer, c, want)
+}
 
+// Rewind durably sets (consumer, shard) back to next. It exists for one
+// recovery case only: a shard's log reopened shorter than a checkpoint had
+// already passed (a damaged or removed log), where new records would
+// otherwise reuse sequence numbers the checkpoint skips. Not for concurrent
+// use with Commit on the same shard.
+func (s *Store) Rewind(ctx context.Context, consumer string, shard record.ShardID, next uint64) error {
+	if err := ValidConsumer(consumer); err != nil {
+		return err
+	}
+	c := s.get(consumer, true)
+	c.mu.Lock()
+	c.pending[shard] = next
+	c.durable[shard] = next
+	c.version++
+	want := c.version
+	c.mu.Unlock()
+	return s.persist(ctx, consumer, c, want)
+}
+
+// persist writes c's pending checkpoints unless a concurrent writer already
+// wrote version want or later.
+func (s *Store) persist(ctx context.Context, consumer string, c *consumer, want uint64) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if c.persisted >= want {

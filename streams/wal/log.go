@@ -152,8 +152,16 @@ func Open(dir string, opts Options) (*Log, error) {
 		syncedCh: make(chan struct{}),
 		closed:   make(chan struct{}),
 	}
+	_, statErr := l.fs.ReadDir(dir)
 	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("wal: create dir: %w", err)
+	}
+	if statErr != nil {
+		// A new log directory: make its entry in the parent durable, or a
+		// power loss could drop a shard directory a shard map refers to.
+		if err := l.syncDir(filepath.Dir(dir)); err != nil {
+			return nil, err
+		}
 	}
 	if err := l.load(); err != nil {
 		if l.active != nil {
@@ -249,7 +257,7 @@ func (l *Log) createSegment(base uint64) error {
 	if err != nil {
 		return fmt.Errorf("wal: create segment: %w", err)
 	}
-	if err := l.syncDir(); err != nil {
+	if err := l.syncDir(l.dir); err != nil {
 		_ = f.Close()
 		return err
 	}
@@ -268,12 +276,12 @@ func (l *Log) sync(f File) error {
 	return f.Sync()
 }
 
-// syncDir makes segment creations and removals durable.
-func (l *Log) syncDir() error {
+// syncDir makes entry creations and removals in dir durable.
+func (l *Log) syncDir(dir string) error {
 	if l.opts.NoSync {
 		return nil
 	}
-	d, err := l.fs.OpenFile(l.dir, os.O_RDONLY, 0)
+	d, err := l.fs.OpenFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("wal: open dir: %w", err)
 	}

@@ -54,7 +54,7 @@ func (l *Log) TruncateBefore(seq uint64) (removedBytes int64, err error) {
 		removed++
 	}
 	if removed > 0 {
-		if err := l.syncDir(); err != nil {
+		if err := l.syncDir(l.dir); err != nil {
 			return removedBytes, err
 		}
 	}
@@ -89,7 +89,7 @@ func (l *Log) DeleteSegment(firstSeq uint64) error {
 	if _, err := l.removeOldest(firstSeq); err != nil {
 		return err
 	}
-	return l.syncDir()
+	return l.syncDir(l.dir)
 }
 
 // removeOldest forgets the oldest segment, which starts at base, and then

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hydrant-io/hydrant/streams/internal/atomicfile"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -247,41 +248,8 @@ func saveShardMap(dir string, m *shardMap) error {
 	if err != nil {
 		return fmt.Errorf("encode shard map: %w", err)
 	}
-	if err := writeFileAtomic(dir, shardMapFile, b); err != nil {
+	if err := atomicfile.Write(dir, shardMapFile, b); err != nil {
 		return fmt.Errorf("save shard map: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes name in dir via a temp file, fsync, rename and a
-// directory fsync, so that a crash leaves either the old or the new file.
-func writeFileAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, name+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hydrant-io/hydrant/streams/checkpoint"
+	"github.com/hydrant-io/hydrant/streams/internal/atomicfile"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/streams/wal"
 )
@@ -190,7 +191,7 @@ func Open(ctx context.Context, opts Options) (*Stream, error) {
 // open is Open once the directory exists and is locked.
 func open(ctx context.Context, opts Options) (*Stream, error) {
 	// Leftovers of a save interrupted by a crash; the map itself is intact.
-	if tmps, _ := filepath.Glob(filepath.Join(opts.Dir, shardMapFile+".tmp-*")); len(tmps) > 0 {
+	if tmps, _ := filepath.Glob(filepath.Join(opts.Dir, shardMapFile+atomicfile.TempMarker+"*")); len(tmps) > 0 {
 		for _, p := range tmps {
 			_ = os.Remove(p)
 		}

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hydrant-io/hydrant/streams/internal/atomicfile"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
 const (
 	fileVersion = 1
 	fileExt     = ".json"
-	tmpMarker   = ".tmp-"
 	maxNameLen  = 128
 )
 
@@ -78,7 +78,7 @@ func Open(dir string) (*Store, error) {
 				return nil, err
 			}
 			s.consumers[f.Consumer] = &consumer{pending: f.Shards, durable: maps.Clone(f.Shards)}
-		case strings.Contains(name, tmpMarker):
+		case strings.Contains(name, atomicfile.TempMarker):
 			if err := os.Remove(filepath.Join(dir, name)); err != nil {
 				return nil, fmt.Errorf("remove stale checkpoint temp file: %w", err)
 			}
@@ -225,7 +225,7 @@ func (s *Store) persist(ctx context.Context, consumer string, c *consumer, want 
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
-	if err := writeFileAtomic(s.dir, consumer+fileExt, b); err != nil {
+	if err := atomicfile.Write(s.dir, consumer+fileExt, b); err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", consumer, err)
 	}
 	c.persisted = ver
@@ -235,37 +235,4 @@ func (s *Store) persist(ctx context.Context, consumer string, c *consumer, want 
 	}
 	c.mu.Unlock()
 	return nil
-}
-
-// writeFileAtomic writes name in dir via a temp file, fsync, rename and a
-// directory fsync (invariant 1).
-func writeFileAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, name+tmpMarker+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -89,31 +89,3 @@ type Failed struct {
 	// Ended is when the last attempt ended.
 	Ended time.Time
 }
-
-// typedError names the error output type its records are backed up under.
-type typedError struct {
-	err error
-	typ string
-}
-
-func (e typedError) Error() string { return e.err.Error() }
-func (e typedError) Unwrap() error { return e.err }
-
-// WithErrorType marks err so that the records it fails go to the backup
-// under errorType (e.g. "partition-key-failed") rather than the
-// destination's own type (e.g. "s3-failed").
-func WithErrorType(err error, errorType string) error {
-	if err == nil {
-		return nil
-	}
-	return typedError{err: err, typ: errorType}
-}
-
-// ErrorType returns the error output type err was marked with, or def.
-func ErrorType(err error, def string) string {
-	var t typedError
-	if errors.As(err, &t) {
-		return t.typ
-	}
-	return def
-}

@@ -18,7 +18,7 @@
 // A record whose partition keys are missing or invalid, or whose prefix
 // evaluates to an unsafe key, is reported in a *sinks.BatchError with a
 // Permanent error wrapping ErrPartitionKeyFailed (Firehose's
-// partition-key-failed, marked with sinks.WithErrorType), so the runtime
+// partition-key-failed, marked with record.WithErrorType), so the runtime
 // backs it up at once while the rest of the batch is delivered. A store
 // error fails the records of that partition's object (retried); with a
 // single object it fails the whole batch.
@@ -122,7 +122,7 @@ func checkExt(ext string) error {
 // partitionKeyFailed is the per-record error of a record whose prefix
 // cannot be evaluated: permanent, backed up as partition-key-failed.
 func partitionKeyFailed(err error) error {
-	return sinks.Permanent(sinks.WithErrorType(fmt.Errorf("%w: %w", ErrPartitionKeyFailed, err), "partition-key-failed"))
+	return sinks.Permanent(record.WithErrorType(fmt.Errorf("%w: %w", ErrPartitionKeyFailed, err), "partition-key-failed"))
 }
 
 // group is the records of one partition.

@@ -126,7 +126,7 @@ func TestObject_DynamicPartitioning(t *testing.T) {
 	for _, i := range []int{2, 4} {
 		require.ErrorIs(t, be.Failed[i], ErrPartitionKeyFailed)
 		require.True(t, sinks.IsPermanent(be.Failed[i]))
-		require.Equal(t, "partition-key-failed", sinks.ErrorType(be.Failed[i], "s3-failed"))
+		require.Equal(t, "partition-key-failed", record.ErrorType(be.Failed[i], "s3-failed"))
 	}
 	require.ErrorIs(t, be.Failed[2], prefix.ErrMissingKey)
 	require.ErrorIs(t, be.Failed[4], prefix.ErrInvalidValue)

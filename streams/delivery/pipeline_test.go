@@ -426,7 +426,7 @@ func TestDelivery_RecordErrorsBackUpUnderTheirOwnErrorType(t *testing.T) {
 			return nil
 		}
 		return &sinks.BatchError{Failed: map[int]error{
-			1: sinks.Permanent(sinks.WithErrorType(errors.New("no key"), "partition-key-failed")),
+			1: sinks.Permanent(record.WithErrorType(errors.New("no key"), "partition-key-failed")),
 			2: errors.New("slow down"),
 		}}
 	}}

@@ -227,7 +227,7 @@ func (w *worker) write(ctx context.Context, b *record.Batch, start time.Time) er
 				retry = append(retry, r)
 				return
 			}
-			typ := sinks.ErrorType(ferr, w.d.ErrorType)
+			typ := record.ErrorType(ferr, w.d.ErrorType)
 			giveUp[typ] = append(giveUp[typ], sinks.Failed{Record: r, Attempts: attempt, Code: errorCode(typ), Message: ferr.Error(), Ended: now})
 		}
 		var be *sinks.BatchError

@@ -89,3 +89,11 @@ type Failed struct {
 	// Ended is when the last attempt ended.
 	Ended time.Time
 }
+
+// Partitioner is an optional capability of a Sink whose output is split by
+// record (dynamic partitioning): the runtime keeps one buffer per partition
+// key and flushes each on its own size and interval. An error fails the
+// record (marked with its error output type, e.g. partition-key-failed).
+type Partitioner interface {
+	Partition(r *record.Record) (string, error)
+}

@@ -119,6 +119,19 @@ func checkExt(ext string) error {
 	return nil
 }
 
+// Partition implements sinks.Partitioner: the runtime keeps one buffer per
+// distinct value of the prefix's partition keys.
+func (s *Sink) Partition(r *record.Record) (string, error) {
+	if !s.tmpl.HasPartitionKeys() {
+		return "", nil
+	}
+	p, err := s.tmpl.Partition(r.Meta)
+	if err != nil {
+		return "", partitionKeyFailed(err)
+	}
+	return p, nil
+}
+
 // partitionKeyFailed is the per-record error of a record whose prefix
 // cannot be evaluated: permanent, backed up as partition-key-failed.
 func partitionKeyFailed(err error) error {

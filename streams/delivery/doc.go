@@ -1,21 +1,30 @@
 // Package delivery is the per-pipeline delivery runtime: for every
 // destination and every shard of the pipeline's stream, one worker reads the
-// stream from the destination's checkpoint, fills a buffer, and on a flush
-// runs the processor chain, hands the result to the sink, routes records that
-// could not be delivered to the backup, and only then commits the checkpoint.
+// stream from the destination's checkpoint, runs the processor chain on
+// what it read, and buffers the results per partition (dynamic
+// partitioning: one buffer per evaluated prefix, or a single buffer for a
+// sink that does not partition). A partition flushes on its own size or
+// interval; its batch goes to the sink, records that cannot be delivered go
+// to the backup, and the checkpoint follows.
 //
 // Invariants:
 //
 //  1. A checkpoint never passes a record that is neither delivered, dropped
-//     by a processor, nor written to the backup. The worker commits the range
-//     [First, Last] of a batch only after every record of it is resolved.
-//  2. Batches of one (destination, shard) are delivered one at a time, in
-//     sequence order, so the committed position is always a contiguous prefix.
-//  3. Backup writes are retried without limit; while the backup fails, the
-//     worker neither commits nor reads further (records wait on disk).
-//  4. Memory per worker is bounded by the buffer size plus one read chunk;
-//     a destination that falls behind leaves its backlog in the stream log.
+//     by a processor, nor written to the backup: the worker commits the
+//     lowest sequence number still buffered in any partition (or everything
+//     read when nothing is buffered), and only after the flushes it waited
+//     for succeeded.
+//  2. Partition flushes may run concurrently (Destination.MaxInFlight), but
+//     the worker waits for all of them before it commits or reads on.
+//  3. Backup writes and checkpoint commits are retried without limit; while
+//     one fails, the worker neither commits nor reads further (records wait
+//     on disk).
+//  4. Memory per worker is bounded by Destination.MaxBufferedBytes plus one
+//     read chunk: past the cap the biggest partitions flush early, and the
+//     number of partitions is capped (active-partition-exceeded). A
+//     destination that falls behind leaves its backlog in the stream log.
 //
-// This package knows the stage interfaces (transform.Processor, sinks.Sink)
-// but never a concrete processor or sink; cmd/hydrant builds those.
+// This package knows the stage interfaces (transform.Processor, sinks.Sink,
+// sinks.Partitioner) but never a concrete processor or sink; cmd/hydrant
+// builds those.
 package delivery

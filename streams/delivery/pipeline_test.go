@@ -468,3 +468,99 @@ func TestDelivery_ProcessingFailedKeepsTheRawSourceData(t *testing.T) {
 	stop()
 	require.Equal(t, []string{"r000001"}, bk.data(ProcessingFailed), "raw data, not the upper-cased output")
 }
+
+// partSink is a fakeSink that partitions by the record's Meta["k"], failing
+// records without one as partition-key-failed.
+type partSink struct{ fakeSink }
+
+func (p *partSink) Partition(r *record.Record) (string, error) {
+	k, ok := r.Meta["k"]
+	if !ok {
+		return "", sinks.Permanent(record.WithErrorType(errors.New("no k"), PartitionKeyFailed))
+	}
+	return k, nil
+}
+
+func appendKeyed(t *testing.T, s *streams.Stream, keys ...string) {
+	t.Helper()
+	recs := make([]record.Record, len(keys))
+	for i, k := range keys {
+		recs[i] = record.Record{Data: []byte(fmt.Sprintf("%s-%d", k, i))}
+		if k != "" {
+			recs[i].Meta = map[string]string{"k": k}
+		}
+	}
+	require.NoError(t, s.Append(t.Context(), recs))
+}
+
+func TestDelivery_OneBufferPerPartition(t *testing.T) {
+	s := openStream(t, 1)
+	appendKeyed(t, s, "a", "b", "a", "c", "b", "a", "")
+	sink := &partSink{}
+	bk := &fakeBackup{}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: bk, Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: 5 * time.Millisecond},
+	}}})
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	byPart := map[string][]string{}
+	for _, b := range sink.batches {
+		k := b.Records[0].Meta["k"]
+		for _, r := range b.Records {
+			require.Equal(t, k, r.Meta["k"], "a flushed batch holds one partition")
+			byPart[k] = append(byPart[k], string(r.Data))
+		}
+		require.Equal(t, b.First, b.Records[0].Seq)
+		require.Equal(t, b.Last, b.Records[len(b.Records)-1].Seq)
+	}
+	require.Equal(t, map[string][]string{"a": {"a-0", "a-2", "a-5"}, "b": {"b-1", "b-4"}, "c": {"c-3"}}, byPart)
+	require.Equal(t, []string{"-6"}, bk.data(PartitionKeyFailed))
+}
+
+func TestDelivery_ActivePartitionCapSendsOverflowToBackup(t *testing.T) {
+	s := openStream(t, 1)
+	appendKeyed(t, s, "a", "b", "c", "a", "c")
+	sink := &partSink{}
+	bk := &fakeBackup{}
+	p, err := New(Options{Name: "p", Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: bk, MaxPartitions: 2,
+		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Hour},
+	}}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	eventually(t, "overflow backed up", func() bool { return len(bk.data(ActivePartitionExceeded)) == 2 })
+	cancel() // drain flushes the two open partitions
+	require.NoError(t, <-done)
+	require.Equal(t, []string{"c-2", "c-4"}, bk.data(ActivePartitionExceeded))
+	require.Equal(t, []string{"a-0", "a-3", "b-1"}, sink.delivered())
+	require.True(t, committedAll(s))
+}
+
+func TestDelivery_BufferedBytesCapFlushesTheBiggestPartitionEarly(t *testing.T) {
+	s := openStream(t, 1)
+	appendKeyed(t, s, "a", "a", "b", "a") // 3 bytes each: 12 in all, no partition full
+	sink := &partSink{}
+	p, err := New(Options{Name: "p", Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: &fakeBackup{}, MaxBufferedBytes: 10,
+		Policy: buffer.Policy{MaxBytes: 10, Interval: time.Hour},
+	}}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	eventually(t, "an early flush", func() bool { return len(sink.delivered()) > 0 })
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, []string{"a-0", "a-1", "a-3"}, sortedData(sink.batches[0].Records), "the biggest partition went first")
+}
+
+func sortedData(recs []record.Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, string(r.Data))
+	}
+	sort.Strings(out)
+	return out
+}

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hydrant-io/hydrant/buffer"
@@ -16,129 +18,322 @@ import (
 	"github.com/hydrant-io/hydrant/transform"
 )
 
-// ProcessingFailed is the error output type of records a processor failed.
-const ProcessingFailed = "processing-failed"
+// Error output types the runtime itself assigns.
+const (
+	// ProcessingFailed: a processor failed the record or the whole call.
+	ProcessingFailed = "processing-failed"
+	// PartitionKeyFailed: the record's prefix could not be evaluated.
+	PartitionKeyFailed = "partition-key-failed"
+	// ActivePartitionExceeded: the record would have opened a partition
+	// past the destination's cap.
+	ActivePartitionExceeded = "active-partition-exceeded"
+)
 
-// worker delivers one shard to one destination. It owns its buffer and its
-// reader; see the package invariants.
+// worker delivers one shard to one destination. It owns its reader and its
+// partition buffers; see the package invariants.
 type worker struct {
 	p     *Pipeline
 	d     *Destination
 	shard record.ShardID
 	stats *Stats
 	log   *slog.Logger
+
+	// parts are the active partitions: one buffer per evaluated prefix
+	// (dynamic partitioning), or the single partition "" for a sink that
+	// does not partition. A partition exists only while it holds records.
+	parts    map[string]*partition
+	buffered int64  // bytes in all partitions
+	readPos  uint64 // next seq to read: everything below is buffered or resolved
+	// committed is the last checkpoint written; lastCommit when.
+	committed  uint64
+	lastCommit time.Time
 }
+
+// partition is one active partition's buffer.
+type partition struct {
+	key   string
+	b     *buffer.Batcher
+	first uint64 // lowest seq buffered here: the checkpoint cannot pass it
+	last  uint64
+	// oldest is the arrival of the first buffered record (data freshness).
+	oldest time.Time
+}
+
+// commitEvery bounds how often a worker writes its checkpoint while
+// records flow; drain and shard end always commit. Commits only bound the
+// duplicates a crash can cause, so they need not follow every flush.
+const commitEvery = time.Second
 
 // run reads until ctx is done or the shard has ended, then flushes with hard.
 func (w *worker) run(ctx, hard context.Context) {
 	w.log = w.p.log.With("destination", w.d.Name, "shard", w.shard)
+	w.parts = map[string]*partition{}
 	st := w.p.opts.Stream
-	next := st.Checkpoint(w.d.Name, w.shard)
+	w.readPos = st.Checkpoint(w.d.Name, w.shard)
+	w.committed = w.readPos
 	var r *streams.Reader
 	if err := w.retryForever(ctx, "open shard reader", func() (err error) {
-		r, err = st.NewReader(w.shard, next)
+		r, err = st.NewReader(w.shard, w.readPos)
 		return err
 	}); err != nil {
 		return
 	}
 	defer r.Close()
 
-	b := buffer.New(w.d.Policy, buffer.ClockFunc(w.p.opts.Now))
-	first := next
-	var last uint64
-	flush := func() bool {
-		if b.Len() == 0 {
-			return true
+	// finish flushes everything and commits; used at shard end and drain.
+	finish := func() {
+		if w.flush(hard, w.active()) {
+			w.commit(hard, true)
 		}
-		batch := &record.Batch{
-			Pipeline: w.p.opts.Name, Destination: w.d.Name, Shard: w.shard,
-			First: first, Last: last, Records: b.Flush(),
-		}
-		if err := w.deliver(hard, batch); err != nil {
-			// Only a cancelled hard context gets here: the batch stays
-			// uncommitted and is delivered again after the next start.
-			w.log.Warn("delivery stopped before the batch was resolved", "first", batch.First, "last", batch.Last, "err", err)
-			return false
-		}
-		// A failed commit (a full disk, say) is retried, never given up:
-		// a worker that stopped here would stall this shard for good.
-		if err := w.retryForever(hard, "commit checkpoint", func() error { return st.Commit(hard, w.d.Name, w.shard, last+1) }); err != nil {
-			return false
-		}
-		first = last + 1
-		w.stats.setOldest(w.shard, time.Time{})
-		return true
 	}
-
 	for {
 		rctx, cancel := ctx, context.CancelFunc(func() {})
-		if dl, ok := b.Deadline(); ok {
+		if dl, ok := w.nextDeadline(); ok {
 			rctx, cancel = context.WithDeadline(ctx, dl)
 		}
 		recs, err := r.Next(rctx, w.p.opts.ReadBytes)
 		cancel()
-		for i := range recs {
-			// A record too big for what is buffered goes into the next batch.
-			if !b.Fits(recs[i]) && !flush() {
-				return
-			}
-			if b.Len() == 0 {
-				w.stats.setOldest(w.shard, recs[i].Arrived)
-			}
-			last = recs[i].Seq
-			if b.Add(recs[i]) && !flush() {
+		if len(recs) > 0 {
+			w.readPos = recs[len(recs)-1].Seq + 1
+			if !w.take(hard, recs) {
 				return
 			}
 		}
 		switch {
 		case err == nil:
 		case errors.Is(err, streams.ErrShardEnded):
-			flush()
+			finish()
 			return
 		case ctx.Err() != nil:
-			flush()
+			finish()
 			return
 		case errors.Is(err, context.DeadlineExceeded):
 		default:
 			w.log.Error("read stream", "err", err)
 			if sleep(ctx, time.Second) != nil {
-				flush()
+				finish()
 				return
 			}
 		}
-		if b.Due(w.p.opts.Now()) && !flush() {
+		if !w.flush(hard, w.due(w.p.opts.Now())) {
+			return
+		}
+		if !w.commit(hard, false) {
 			return
 		}
 	}
 }
 
-// deliver resolves every record of batch: delivered, dropped or backed up.
-// It returns an error only when ctx is cancelled before that.
-func (w *worker) deliver(ctx context.Context, batch *record.Batch) error {
-	start := w.p.opts.Now()
+// take processes records just read and buffers the results in their
+// partitions, flushing partitions that fill up. It returns false only when
+// ctx (the hard stop) ended it before everything was resolved or buffered.
+func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 	if w.d.BackupAll {
-		if err := w.retryForever(ctx, "write source backup", func() error { return w.d.Backup.WriteSource(ctx, batch) }); err != nil {
-			return err
+		src := &record.Batch{Pipeline: w.p.opts.Name, Destination: w.d.Name, Shard: w.shard,
+			First: recs[0].Seq, Last: recs[len(recs)-1].Seq, Records: recs}
+		if w.retryForever(ctx, "write source backup", func() error { return w.d.Backup.WriteSource(ctx, src) }) != nil {
+			return false
 		}
 	}
-	out, failed, err := w.process(ctx, batch.Records)
+	out, failed, err := w.process(ctx, recs)
 	if err != nil {
-		return err
+		return false
 	}
-	if len(failed) > 0 {
-		if err := w.backup(ctx, ProcessingFailed, failed); err != nil {
-			return err
+	partitioner, _ := w.d.Sink.(sinks.Partitioner)
+	now := w.p.opts.Now()
+	for _, r := range out {
+		key := ""
+		if partitioner != nil {
+			k, err := partitioner.Partition(&r)
+			if err != nil {
+				typ := record.ErrorType(err, PartitionKeyFailed)
+				failed[typ] = append(failed[typ], sinks.Failed{Record: r, Attempts: 1, Code: errorCode(typ), Message: err.Error(), Ended: now})
+				continue
+			}
+			key = k
+		}
+		part := w.parts[key]
+		if part == nil {
+			if len(w.parts) >= w.d.maxPartitions() {
+				failed[ActivePartitionExceeded] = append(failed[ActivePartitionExceeded], sinks.Failed{Record: r, Attempts: 1,
+					Code: errorCode(ActivePartitionExceeded), Message: fmt.Sprintf("more than %d active partitions", w.d.maxPartitions()), Ended: now})
+				continue
+			}
+			part = &partition{key: key, b: buffer.New(w.d.Policy, buffer.ClockFunc(w.p.opts.Now)), first: r.Seq}
+			w.parts[key] = part
+		}
+		// A record too big for what is buffered goes into the next batch.
+		if !part.b.Fits(r) && !w.flush(ctx, []*partition{part}) {
+			return false
+		}
+		if part.b.Len() == 0 {
+			part.first, part.oldest = r.Seq, r.Arrived
+			w.parts[key] = part // flush removed it
+		}
+		part.last = r.Seq
+		w.buffered += int64(len(r.Data))
+		if part.b.Add(r) && !w.flush(ctx, []*partition{part}) {
+			return false
 		}
 	}
-	processed := *batch
-	processed.Records = out
-	return w.write(ctx, &processed, start)
+	for _, typ := range slices.Sorted(maps.Keys(failed)) {
+		if w.backup(ctx, typ, failed[typ]) != nil {
+			return false
+		}
+	}
+	// Bounded memory with many partitions: over the worker's budget, flush
+	// the biggest partitions early.
+	if over := w.buffered - w.d.maxBuffered(); over > 0 {
+		if !w.flush(ctx, w.biggest(over)) {
+			return false
+		}
+	}
+	w.updateOldest()
+	return true
+}
+
+// active returns every partition that holds records.
+func (w *worker) active() []*partition {
+	return slices.Collect(maps.Values(w.parts))
+}
+
+// due returns the partitions whose buffer is full or whose interval passed.
+func (w *worker) due(now time.Time) []*partition {
+	var out []*partition
+	for _, p := range w.parts {
+		if p.b.Due(now) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// biggest returns the largest partitions holding at least bytes together.
+func (w *worker) biggest(bytes int64) []*partition {
+	all := w.active()
+	slices.SortFunc(all, func(a, b *partition) int { return cmp.Compare(b.b.Bytes(), a.b.Bytes()) })
+	var out []*partition
+	for _, p := range all {
+		if bytes <= 0 {
+			break
+		}
+		out = append(out, p)
+		bytes -= p.b.Bytes()
+	}
+	return out
+}
+
+// nextDeadline is the earliest interval deadline over the partitions, or
+// when a throttled checkpoint commit is due, so a reader with nothing more
+// to read still commits what it delivered.
+func (w *worker) nextDeadline() (time.Time, bool) {
+	var next time.Time
+	found := false
+	if w.commitPoint() > w.committed {
+		next, found = w.lastCommit.Add(commitEvery), true
+	}
+	for _, p := range w.parts {
+		if dl, ok := p.b.Deadline(); ok && (!found || dl.Before(next)) {
+			next, found = dl, true
+		}
+	}
+	return next, found
+}
+
+// updateOldest publishes the arrival of the oldest buffered record.
+func (w *worker) updateOldest() {
+	var oldest time.Time
+	for _, p := range w.parts {
+		if oldest.IsZero() || p.oldest.Before(oldest) {
+			oldest = p.oldest
+		}
+	}
+	w.stats.setOldest(w.shard, oldest)
+}
+
+// flush delivers the given partitions, up to the destination's MaxInFlight
+// at a time, and removes them from the active set. It returns false when ctx
+// ended before every record was resolved; nothing may be committed then.
+func (w *worker) flush(ctx context.Context, parts []*partition) bool {
+	if len(parts) == 0 {
+		return true
+	}
+	batches := make([]*record.Batch, 0, len(parts))
+	for _, p := range parts {
+		if p.b.Len() == 0 {
+			delete(w.parts, p.key)
+			continue
+		}
+		w.buffered -= p.b.Bytes()
+		batches = append(batches, &record.Batch{
+			Pipeline: w.p.opts.Name, Destination: w.d.Name, Shard: w.shard,
+			First: p.first, Last: p.last, Records: p.b.Flush(),
+		})
+	}
+	ok := true
+	if len(batches) == 1 {
+		ok = w.write(ctx, batches[0], w.p.opts.Now()) == nil
+	} else {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		sem := make(chan struct{}, w.d.maxInFlight())
+		for _, b := range batches {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if err := w.write(ctx, b, w.p.opts.Now()); err != nil {
+					mu.Lock()
+					ok = false
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if !ok {
+		// Only a cancelled hard context gets here: what was not resolved is
+		// delivered again after the next start (the checkpoint stays).
+		w.log.Warn("delivery stopped before every batch was resolved")
+		return false
+	}
+	for _, p := range parts {
+		delete(w.parts, p.key)
+	}
+	w.updateOldest()
+	return true
+}
+
+// commitPoint is the checkpoint the worker may write now.
+func (w *worker) commitPoint() uint64 {
+	next := w.readPos
+	for _, p := range w.parts {
+		next = min(next, p.first)
+	}
+	return next
+}
+
+// commit writes the checkpoint: below the lowest buffered seq, or
+// everything read when nothing is buffered. Unless force, at most every
+// commitEvery. A failed commit is retried, never given up: a worker that
+// stopped here would stall its shard for good.
+func (w *worker) commit(ctx context.Context, force bool) bool {
+	next := w.commitPoint()
+	if next <= w.committed || (!force && w.p.opts.Now().Sub(w.lastCommit) < commitEvery) {
+		return true
+	}
+	st := w.p.opts.Stream
+	if w.retryForever(ctx, "commit checkpoint", func() error { return st.Commit(ctx, w.d.Name, w.shard, next) }) != nil {
+		return false
+	}
+	w.committed, w.lastCommit = next, w.p.opts.Now()
+	return true
 }
 
 // process runs the processor chain, returning the records that go on and
 // those that failed. Dropped records simply disappear.
-func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.Record, failed []sinks.Failed, err error) {
+func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.Record, failed map[string][]sinks.Failed, err error) {
 	ok = in
+	failed = map[string][]sinks.Failed{}
 	// source finds the record as read from the stream, so a record failed
 	// by a later processor is backed up with its raw data, as Firehose
 	// does. Processors keep Seq; in is sorted by it (one shard, in order).
@@ -174,7 +369,7 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 		now := w.p.opts.Now()
 		if err != nil {
 			for _, r := range ok {
-				failed = append(failed, sinks.Failed{Record: source(r), Attempts: w.p.opts.ProcessorRetries + 1, Code: "Processor.Failed", Message: err.Error(), Ended: now})
+				failed[ProcessingFailed] = append(failed[ProcessingFailed], sinks.Failed{Record: source(r), Attempts: w.p.opts.ProcessorRetries + 1, Code: "Processor.Failed", Message: err.Error(), Ended: now})
 			}
 			return nil, failed, nil
 		}
@@ -190,7 +385,10 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 				if r.Err != nil {
 					msg = r.Err.Error()
 				}
-				failed = append(failed, sinks.Failed{Record: source(ok[i]), Attempts: 1, Code: "Processor.ProcessingFailed", Message: msg, Ended: now})
+				// A processor may name another error output type, e.g.
+				// jq_metadata's partition-key-failed.
+				typ := record.ErrorType(r.Err, ProcessingFailed)
+				failed[typ] = append(failed[typ], sinks.Failed{Record: source(ok[i]), Attempts: 1, Code: "Processor.ProcessingFailed", Message: msg, Ended: now})
 			}
 		}
 		ok = next

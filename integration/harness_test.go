@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net"
@@ -220,11 +219,4 @@ func putNDJSON(ctx context.Context, addr, stream string, lines []string) (*http.
 	var buf bytes.Buffer
 	_, err = buf.ReadFrom(resp.Body)
 	return resp, buf.Bytes(), err
-}
-
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return string(b)
 }

@@ -1,31 +1,182 @@
 #!/usr/bin/env bash
 # Installs and starts, idempotently, every service the tests need, on
-# 127.0.0.1 only. Binaries are cached under $CACHE, state (data, logs, pid
-# files) under $STATE. `up` waits until each service answers; `down` stops
-# them by pid file.
+# 127.0.0.1 only (see ../shared/services.md). Binaries are cached under
+# $CACHE, state (data, logs, pid files) under $STATE. Safe to run again at
+# any time: what is installed is not reinstalled, what answers is reused.
 #
-# The spine (stream core + directory sink) needs no external service. The
-# sinks that do (MinIO, PostgreSQL, the search server, NATS) add themselves
-# here as they are built, following ../shared/services.md.
+#   scripts/services.sh up          install what is missing, start, wait until ready
+#   scripts/services.sh down        stop every service started here (by pid file)
+#   scripts/services.sh minio-stop  stop only MinIO (the S3 outage tests use it)
+#   scripts/services.sh minio-start start only MinIO and wait until ready
+#   scripts/services.sh env         print the test environment as `export` lines:
+#                                   eval "$(scripts/services.sh env)"
+#
+# MinIO: built once with `go install` into $CACHE/bin/minio (about 10 min
+# cold), data in $STATE/minio, log $STATE/minio.log, pid $STATE/minio.pid,
+# listening on 127.0.0.1:9000 (S3) and :9001 (console) with the fixed test
+# credentials minioadmin/minioadmin. If something already answers
+# $MINIO_URL/minio/health/ready, it is reused and never stopped by this
+# script (no pid file is written for it).
+#
+# Also makes sure the CLI tools the compression tests decode with (gzip,
+# unzip, zstd) are installed, with apt-get on Debian.
 set -euo pipefail
 CACHE=${HYDRANT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hydrant}
 STATE=${HYDRANT_STATE:-$CACHE/state}
-mkdir -p "$CACHE/bin" "$STATE"
+mkdir -p "$CACHE/bin" "$CACHE/logs" "$STATE"
+
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+MINIO_BIN=$CACHE/bin/minio
+MINIO_PID=$STATE/minio.pid
+MINIO_LOG=$STATE/minio.log
+MINIO_URL=http://127.0.0.1:9000
+MINIO_USER=minioadmin
+MINIO_PASSWORD=minioadmin
+READY_TIMEOUT=${HYDRANT_READY_TIMEOUT:-60}
+
+log() { echo "services: $*" >&2; }
+
+# as_root runs a command as root (directly, or through sudo when available).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_tools installs the decompression CLIs the tests use, running
+# `apt-get update` once and only when something is missing.
+ensure_tools() {
+  local missing=() pkg
+  command -v gzip >/dev/null || missing+=(gzip)
+  command -v unzip >/dev/null || missing+=(unzip)
+  command -v zstd >/dev/null || missing+=(zstd)
+  command -v curl >/dev/null || missing+=(curl)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  for pkg in "${missing[@]}"; do
+    command -v "$pkg" >/dev/null || { log "could not install $pkg"; exit 1; }
+  done
+}
+
+# ensure_minio_binary builds MinIO into the cache when it is missing. A lock
+# keeps two concurrent runs from building twice; the build goes to a
+# temporary GOBIN and is renamed into place, so a half-written binary is
+# never seen.
+ensure_minio_binary() {
+  [ -x "$MINIO_BIN" ] && return 0
+  command -v go >/dev/null || { log "go is needed to build MinIO"; exit 1; }
+  exec 9>"$CACHE/minio-build.lock"
+  flock 9
+  if [ ! -x "$MINIO_BIN" ]; then
+    local tmp=$CACHE/bin/.minio-build.$$ start=$SECONDS
+    log "building MinIO $MINIO_VERSION (about 10 min the first time; log in $CACHE/logs/minio-build.log)"
+    if ! GOBIN="$tmp" go install "github.com/minio/minio@$MINIO_VERSION" >"$CACHE/logs/minio-build.log" 2>&1; then
+      tail -n 30 "$CACHE/logs/minio-build.log" >&2
+      rm -rf "$tmp"
+      log "MinIO build failed"
+      exit 1
+    fi
+    mv -f "$tmp/minio" "$MINIO_BIN"
+    rm -rf "$tmp"
+    log "MinIO built in $((SECONDS - start)) s"
+  fi
+  flock -u 9
+  exec 9>&-
+}
+
+minio_ready() { curl -sf -o /dev/null --max-time 2 "$MINIO_URL/minio/health/ready"; }
+
+# pid_alive reports whether the pid file names a live MinIO started here
+# (checking the command line guards against a recycled pid).
+pid_alive() {
+  local pid
+  [ -s "$1" ] || return 1
+  pid=$(cat "$1")
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$MINIO_BIN"
+}
+
+minio_start() {
+  if minio_ready; then
+    log "MinIO already answers on $MINIO_URL, reusing it"
+    return 0
+  fi
+  ensure_minio_binary
+  if ! pid_alive "$MINIO_PID"; then
+    rm -f "$MINIO_PID"
+    mkdir -p "$STATE/minio"
+    MINIO_ROOT_USER=$MINIO_USER MINIO_ROOT_PASSWORD=$MINIO_PASSWORD \
+      MINIO_BROWSER=off MINIO_UPDATE=off \
+      nohup "$MINIO_BIN" server --quiet --address 127.0.0.1:9000 \
+      --console-address 127.0.0.1:9001 "$STATE/minio" \
+      >>"$MINIO_LOG" 2>&1 </dev/null &
+    echo $! >"$MINIO_PID"
+  fi
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until minio_ready; do
+    if [ $SECONDS -ge $deadline ] || ! pid_alive "$MINIO_PID"; then
+      log "MinIO did not become ready within ${READY_TIMEOUT}s; last lines of $MINIO_LOG:"
+      tail -n 30 "$MINIO_LOG" >&2 || true
+      exit 1
+    fi
+    sleep 0.2
+  done
+  log "MinIO ready on $MINIO_URL (pid $(cat "$MINIO_PID"))"
+}
+
+# stop_pidfile stops the process a pid file names (TERM, then KILL after
+# 10 s) and waits until it is gone.
+stop_pidfile() {
+  local pidfile=$1 pid i
+  [ -s "$pidfile" ] || { rm -f "$pidfile"; return 0; }
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+minio_stop() {
+  if pid_alive "$MINIO_PID"; then
+    stop_pidfile "$MINIO_PID"
+    log "MinIO stopped"
+    return 0
+  fi
+  rm -f "$MINIO_PID"
+  if minio_ready; then
+    log "MinIO on $MINIO_URL was not started by this script (no live $MINIO_PID); not stopping it"
+    exit 1
+  fi
+}
 
 cmd=${1:-up}
 case $cmd in
   up)
-    echo "services: none needed yet (state in $STATE)"
+    ensure_tools
+    minio_start
     ;;
   down)
+    if pid_alive "$MINIO_PID"; then stop_pidfile "$MINIO_PID"; else rm -f "$MINIO_PID"; fi
     for pidfile in "$STATE"/*.pid; do
       [ -e "$pidfile" ] || continue
-      kill "$(cat "$pidfile")" 2>/dev/null || true
-      rm -f "$pidfile"
+      stop_pidfile "$pidfile"
     done
     ;;
+  minio-start)
+    minio_start
+    ;;
+  minio-stop)
+    minio_stop
+    ;;
+  env)
+    echo "export HYDRANT_S3_ENDPOINT=${HYDRANT_S3_ENDPOINT:-$MINIO_URL}"
+    echo "export HYDRANT_S3_ACCESS_KEY=${HYDRANT_S3_ACCESS_KEY:-$MINIO_USER}"
+    echo "export HYDRANT_S3_SECRET_KEY=${HYDRANT_S3_SECRET_KEY:-$MINIO_PASSWORD}"
+    ;;
   *)
-    echo "usage: $0 up|down" >&2
+    echo "usage: $0 up|down|minio-start|minio-stop|env" >&2
     exit 2
     ;;
 esac

@@ -18,6 +18,7 @@ import (
 	"github.com/hydrant-io/hydrant/sinks/backup"
 	"github.com/hydrant-io/hydrant/sinks/directory"
 	"github.com/hydrant-io/hydrant/sinks/object"
+	"github.com/hydrant-io/hydrant/sinks/s3"
 	"github.com/hydrant-io/hydrant/streams"
 	"github.com/hydrant-io/hydrant/streams/delivery"
 	"github.com/hydrant-io/hydrant/streams/record"
@@ -71,11 +72,21 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 			return s
 		}
 		st := cfg.Stores[name]
-		if st.Type != configs.StoreDirectory {
+		var s sinks.ObjectStore
+		var err error
+		switch st.Type {
+		case configs.StoreDirectory:
+			s, err = directory.New(st.Path)
+		case configs.StoreS3:
+			s, err = s3.New(s3.Config{
+				Endpoint: st.Endpoint, Region: st.Region, PathStyle: st.PathStyle,
+				AccessKeyID: st.AccessKeyID, SecretAccessKey: st.SecretAccessKey,
+				Logger: log.With("store", name),
+			})
+		default:
 			refuse(path, "a "+st.Type+" store")
 			return nil
 		}
-		s, err := directory.New(st.Path)
 		if err != nil {
 			refused = append(refused, cfg.Errorf(path, "%v", err))
 			return nil
@@ -101,12 +112,9 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 		for j, dc := range pc.Destinations {
 			dp := fmt.Sprintf("%s.destinations[%d]", pp, j)
 			refuseProcessors(dc.Processors, dp+".processors", refuse)
-			if dc.Type != configs.DestDirectory {
+			if dc.Type != configs.DestDirectory && dc.Type != configs.DestS3 {
 				refuse(dp+".type", "the "+dc.Type+" sink")
 				continue
-			}
-			if dc.Compression != "" && dc.Compression != "none" {
-				refuse(dp+".compression", "compression "+dc.Compression)
 			}
 			if dc.Format.Type != "" && dc.Format.Type != "json" {
 				refuse(dp+".format.type", "format conversion to "+dc.Format.Type)
@@ -116,7 +124,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 			if store == nil || backupStore == nil || len(refused) > 0 {
 				continue
 			}
-			sink, err := object.New(object.Config{Pipeline: pc.Name, Version: pipelineVersion, Bucket: dc.Bucket, Prefix: dc.Prefix}, store)
+			sink, err := object.New(object.Config{Pipeline: pc.Name, Version: pipelineVersion, Bucket: dc.Bucket, Prefix: dc.Prefix, Compression: dc.Compression}, store)
 			if err != nil {
 				refused = append(refused, cfg.Errorf(dp+".prefix", "%v", err))
 				continue

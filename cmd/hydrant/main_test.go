@@ -97,15 +97,13 @@ func TestValidate_OKPrintsOneLinePerPipeline(t *testing.T) {
 }
 
 func TestServe_RefusesComponentsNotBuiltYetAtTheirPosition(t *testing.T) {
-	path := writeFile(t, "s3.yaml", `server: { data_dir: `+t.TempDir()+` }
-stores:
-  lake: { type: s3, endpoint: "http://127.0.0.1:9000", access_key_id: a, secret_access_key: b }
+	path := writeFile(t, "http.yaml", `server: { data_dir: `+t.TempDir()+`, listen: "127.0.0.1:0" }
 pipelines:
   - name: events
     destinations:
-      - { name: lake, type: s3, store: lake, bucket: events }
+      - { name: partner, type: http, url: "https://example.com/firehose" }
 `)
 	code, _, errOut := runCmd(t, "serve", "--config", path)
 	require.Equal(t, 1, code)
-	require.Equal(t, path+":7:29: pipelines[0].destinations[0].type: the s3 sink is not built yet in this version of hydrant\n", errOut)
+	require.Equal(t, path+":5:32: pipelines[0].destinations[0].type: the http sink is not built yet in this version of hydrant\n", errOut)
 }

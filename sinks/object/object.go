@@ -37,6 +37,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hydrant-io/hydrant/sinks"
+	"github.com/hydrant-io/hydrant/sinks/encode"
 	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
@@ -44,11 +45,6 @@ import (
 // ErrPartitionKeyFailed is wrapped by per-record errors of records whose
 // prefix could not be evaluated.
 var ErrPartitionKeyFailed = errors.New("partition-key-failed")
-
-// Compression codecs. Only CompressionNone exists today.
-const (
-	CompressionNone = "none"
-)
 
 // Config configures a Sink.
 type Config struct {
@@ -60,10 +56,12 @@ type Config struct {
 	// Prefix is the key template; Firehose's default time layout is
 	// appended when it has no timestamp and no partition key.
 	Prefix string
-	// Compression is "" or "none" (others to come: gzip, zstd...).
+	// Compression of each object: "" or "none", "gzip", "zip", "snappy",
+	// "hadoop_snappy", "zstd" (see sinks/encode).
 	Compression string
 	// Ext is the object name extension, e.g. ".gz"; it must start with '.'
-	// and use [0-9a-z!-_.*'()]. Empty means none.
+	// and use [0-9a-z!-_.*'()]. Empty means the compression's own
+	// (Firehose's: .gz, .zip, .snappy, .hsnappy, .zst; none uncompressed).
 	Ext string
 	// Now is used when records carry no arrival time; nil means time.Now.
 	Now func() time.Time
@@ -86,10 +84,11 @@ func New(cfg Config, store sinks.ObjectStore) (*Sink, error) {
 	if store == nil {
 		return nil, errors.New("object sink: nil store")
 	}
-	switch cfg.Compression {
-	case "", CompressionNone:
-	default:
-		return nil, fmt.Errorf("object sink: unsupported compression %q", cfg.Compression)
+	if err := encode.Valid(cfg.Compression); err != nil {
+		return nil, fmt.Errorf("object sink: %w", err)
+	}
+	if cfg.Ext == "" {
+		cfg.Ext, _ = encode.Extension(cfg.Compression)
 	}
 	if err := checkExt(cfg.Ext); err != nil {
 		return nil, fmt.Errorf("object sink: %w", err)
@@ -155,14 +154,14 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 	groups, failed := s.group(b)
 	for i := range groups {
 		g := &groups[i]
-		key, err := s.key(b, g)
+		key, name, t, err := s.key(b, g)
 		if err != nil {
 			for _, j := range g.idx {
 				failed[j] = partitionKeyFailed(err)
 			}
 			continue
 		}
-		if err := s.store.Put(ctx, s.cfg.Bucket, key, &concatReader{recs: b.Records, idx: g.idx}); err != nil {
+		if err := s.put(ctx, key, name, t, &concatReader{recs: b.Records, idx: g.idx}); err != nil {
 			err = fmt.Errorf("put object %q: %w", key, err)
 			if len(groups) == 1 && len(failed) == 0 {
 				return err // the whole batch, with any RetryAfter hint intact
@@ -215,18 +214,36 @@ func (s *Sink) group(b *record.Batch) ([]group, map[int]error) {
 }
 
 // key evaluates a group's object key.
-func (s *Sink) key(b *record.Batch, g *group) (string, error) {
+// key returns the object key of a group, its object name without the
+// extension (a zip's entry name) and the instant both were evaluated at.
+func (s *Sink) key(b *record.Batch, g *group) (key, name string, t time.Time, err error) {
 	id := prefix.BatchUUID(s.cfg.Pipeline, b.Destination, string(b.Shard), b.First, b.Last, g.partition)
-	t := g.oldest
+	t = g.oldest
 	if t.IsZero() {
 		t = s.cfg.Now()
 	}
 	t = t.UTC()
 	p, err := s.tmpl.Eval(prefix.Values{Time: t, Meta: g.meta, Rand: seeded(id)})
 	if err != nil {
-		return "", err
+		return "", "", t, err
 	}
-	return p + prefix.ObjectName(s.cfg.Pipeline, s.cfg.Version, t, id, s.cfg.Ext), nil
+	name = prefix.ObjectName(s.cfg.Pipeline, s.cfg.Version, t, id, "")
+	return p + name + s.cfg.Ext, name, t, nil
+}
+
+// put streams body, compressed as configured, into the store. The
+// compressor runs beside the upload, so concurrent flushes of different
+// partitions and shards compress on every core.
+func (s *Sink) put(ctx context.Context, key, name string, t time.Time, body io.Reader) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := encode.Compress(ctx, body, s.cfg.Compression, name, t)
+	err := s.store.Put(ctx, s.cfg.Bucket, key, r)
+	cancel()
+	if cerr := r.Close(); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
+		err = cerr
+	}
+	return err
 }
 
 // seeded returns a deterministic random stream for id, so that

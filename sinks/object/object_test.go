@@ -2,6 +2,7 @@ package object
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -208,7 +209,7 @@ func TestObject_ConfigErrors(t *testing.T) {
 		cfg  Config
 	}{
 		{"no pipeline", Config{}},
-		{"compression", Config{Pipeline: "p", Compression: "gzip"}},
+		{"compression", Config{Pipeline: "p", Compression: "lz4"}},
 		{"ext no dot", Config{Pipeline: "p", Ext: "gz"}},
 		{"ext upper", Config{Pipeline: "p", Ext: ".GZ"}},
 		{"bad prefix", Config{Pipeline: "p", Prefix: "!{nope:x}"}},
@@ -220,6 +221,24 @@ func TestObject_ConfigErrors(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
+}
+
+func TestObject_GzipObjectsGetExtensionAndDecompress(t *testing.T) {
+	m := &memStore{}
+	s, err := New(Config{Pipeline: "p", Version: 1, Prefix: "x/", Compression: "gzip"}, m)
+	require.NoError(t, err)
+	require.NoError(t, s.Write(t.Context(), batch(
+		record.Record{Data: []byte("{\"a\":1}\n"), Arrived: t0},
+		record.Record{Data: []byte("{\"a\":2}\n"), Arrived: t0},
+	)))
+	keys := m.keys()
+	require.Len(t, keys, 1)
+	require.True(t, strings.HasSuffix(keys[0], ".gz"), keys[0])
+	zr, err := gzip.NewReader(strings.NewReader(m.objs[keys[0]]))
+	require.NoError(t, err)
+	got, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	require.Equal(t, "{\"a\":1}\n{\"a\":2}\n", string(got))
 }
 
 func TestObject_ConcatReader(t *testing.T) {

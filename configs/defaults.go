@@ -110,6 +110,8 @@ func (c *Config) processorDefaults(path string, ps []Processor) {
 			setVal(c, pp+".timeout", &p.Timeout, DefaultExecTimeout)
 		case ProcessorAppendDelimiter:
 			setVal(c, pp+".delimiter", &p.Delimiter, DefaultDelimiter)
+		case ProcessorDeaggregate:
+			setStr(c, pp+".mode", &p.Mode, DeaggregateKPL)
 		}
 	}
 }

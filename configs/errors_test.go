@@ -147,6 +147,11 @@ func TestParse_ErrorClasses(t *testing.T) {
 			[]string{`p.yaml:9:38: pipelines[0].destinations[0].format.schema: file missing.yaml does not exist`}},
 		{"unknown processor", head + "        processors: [{ type: gzip }]\n",
 			[]string{`p.yaml:9:30: pipelines[0].destinations[0].processors[0].type: unknown processor type "gzip" (want one of append_delimiter, deaggregate, decompress, exec, jq_metadata, lambda, wasm)`}},
+		{"deaggregate mode", head + "        processors: [{ type: deaggregate, mode: xml }, { type: deaggregate, mode: delimited }]\n",
+			[]string{
+				`p.yaml:9:49: pipelines[0].destinations[0].processors[0].mode: must be one of kpl, json, delimited, got "xml"`,
+				`p.yaml:9:56: pipelines[0].destinations[0].processors[1].delimiter: is required with mode: delimited`,
+			}},
 		{"processor required fields", head + "        processors: [{ type: wasm }, { type: lambda }, { type: exec }]\n",
 			[]string{
 				`p.yaml:9:22: pipelines[0].destinations[0].processors[0].module: module is required`,

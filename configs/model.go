@@ -189,8 +189,22 @@ type Processor struct {
 	Command []string `yaml:"command"`
 
 	// append_delimiter: Delimiter is appended to every record. Default "\n".
+	// deaggregate with mode delimited: the delimiter records are split on
+	// (required there).
 	Delimiter string `yaml:"delimiter"`
+
+	// deaggregate: Mode is "kpl" (KPL aggregated records, the default),
+	// "json" (concatenated JSON objects) or "delimited" (split on Delimiter),
+	// as Firehose's RecordDeAggregation SubRecordType.
+	Mode string `yaml:"mode"`
 }
+
+// Deaggregation modes.
+const (
+	DeaggregateKPL       = "kpl"
+	DeaggregateJSON      = "json"
+	DeaggregateDelimited = "delimited"
+)
 
 // Destination types.
 const (

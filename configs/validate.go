@@ -62,7 +62,7 @@ var (
 		ProcessorWasm:            {"module", "timeout", "memory_limit"},
 		ProcessorLambda:          {"url", "timeout", "retries"},
 		ProcessorExec:            {"command", "timeout"},
-		ProcessorDeaggregate:     nil,
+		ProcessorDeaggregate:     {"mode", "delimiter"},
 		ProcessorAppendDelimiter: {"delimiter"},
 		ProcessorDecompress:      nil,
 	}
@@ -312,6 +312,19 @@ func (v *validator) processors(path string, ps []Processor) map[string]bool {
 		case ProcessorAppendDelimiter:
 			if p.Delimiter == "" {
 				v.add(pp+".delimiter", "must not be empty")
+			}
+		case ProcessorDeaggregate:
+			switch p.Mode {
+			case DeaggregateKPL, DeaggregateJSON:
+				if p.Delimiter != "" {
+					v.add(pp+".delimiter", "only with mode: delimited")
+				}
+			case DeaggregateDelimited:
+				if p.Delimiter == "" {
+					v.add(pp+".delimiter", "is required with mode: delimited")
+				}
+			default:
+				v.add(pp+".mode", "must be one of kpl, json, delimited, got %q", p.Mode)
 			}
 		}
 	}

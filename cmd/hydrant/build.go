@@ -121,6 +121,16 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 			}
 			store := objectStore(dc.Store, dp+".store")
 			backupStore := objectStore(dc.Backup.Store, dp+".backup.store")
+			procs, err := buildProcessors(pc.Processors, pp+".processors")
+			if err == nil {
+				var more []transform.Processor
+				more, err = buildProcessors(dc.Processors, dp+".processors")
+				procs = append(procs, more...)
+			}
+			if err != nil {
+				refused = append(refused, cfg.Errorf(dp, "%v", err))
+				continue
+			}
 			if store == nil || backupStore == nil || len(refused) > 0 {
 				continue
 			}
@@ -141,7 +151,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 				Name:       dc.Name,
 				ErrorType:  backup.S3Failed,
 				Sink:       sink,
-				Processors: append(buildProcessors(pc.Processors), buildProcessors(dc.Processors)...),
+				Processors: procs,
 				Policy:     buffer.Policy{MaxBytes: int64(dc.Buffer.Size), Interval: time.Duration(dc.Buffer.Interval)},
 				Retry:      time.Duration(dc.Retry.Duration),
 				Backup:     bw,
@@ -211,7 +221,12 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 }
 
 // builtProcessors are the processor types this version can run.
-var builtProcessors = map[string]bool{configs.ProcessorAppendDelimiter: true}
+var builtProcessors = map[string]bool{
+	configs.ProcessorAppendDelimiter: true,
+	configs.ProcessorJQMetadata:      true,
+	configs.ProcessorDeaggregate:     true,
+	configs.ProcessorDecompress:      true,
+}
 
 // refuseProcessors reports every processor type not built yet.
 func refuseProcessors(pcs []configs.Processor, path string, refuse func(path, what string)) {
@@ -223,15 +238,30 @@ func refuseProcessors(pcs []configs.Processor, path string, refuse func(path, wh
 }
 
 // buildProcessors builds a chain; each destination gets its own instances.
-// Types are checked by refuseProcessors first.
-func buildProcessors(pcs []configs.Processor) []transform.Processor {
+// Types are checked by refuseProcessors first; settings by configs.
+func buildProcessors(pcs []configs.Processor, path string) ([]transform.Processor, error) {
 	out := make([]transform.Processor, 0, len(pcs))
-	for _, pc := range pcs {
-		if pc.Type == configs.ProcessorAppendDelimiter {
-			out = append(out, builtin.NewAppendDelimiter(pc.Delimiter))
+	for i, pc := range pcs {
+		var p transform.Processor
+		var err error
+		switch pc.Type {
+		case configs.ProcessorAppendDelimiter:
+			p = builtin.NewAppendDelimiter(pc.Delimiter)
+		case configs.ProcessorJQMetadata:
+			p, err = builtin.NewJQMetadata(pc.PartitionKeys)
+		case configs.ProcessorDeaggregate:
+			p, err = builtin.NewDeaggregate(builtin.DeaggregateOptions{Mode: pc.Mode, Delimiter: pc.Delimiter})
+		case configs.ProcessorDecompress:
+			p = builtin.NewDecompress(builtin.DecompressOptions{})
+		default:
+			continue
 		}
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %w", path, i, err)
+		}
+		out = append(out, p)
 	}
-	return out
+	return out, nil
 }
 
 // close releases everything build opened, last opened first.

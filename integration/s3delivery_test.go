@@ -328,7 +328,11 @@ func TestS3Delivery_FailuresLandInTheBackupBucket(t *testing.T) {
 `, time.Now().UnixNano(), backup, lake, backup))
 	srv := startServer(t, cfg, addr)
 	sendLines(t, addr, "missing", []string{`{"a":1}`, `{"a":2}`})
-	sendLines(t, addr, "keyed", []string{`{"customer":"x"}`, `{"nobody":1}`, `not json at all`})
+	sendLines(t, addr, "keyed", []string{`{"customer":"x"}`, `{"nobody":1}`})
+	// Firehose data is opaque bytes: the door takes what the batch door would refuse.
+	_, err := firehoseClient(addr).PutRecord(t.Context(), &firehose.PutRecordInput{
+		DeliveryStreamName: aws.String("keyed"), Record: &types.Record{Data: []byte("not json at all")}})
+	require.NoError(t, err)
 
 	check := func(prefix, code string, want []string) {
 		t.Helper()

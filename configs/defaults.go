@@ -22,6 +22,10 @@ const (
 	// OpenSearch, HTTP endpoint, Redshift and Iceberg buffering hints.
 	DefaultBufferSize     = 5 * MiB
 	DefaultBufferInterval = Duration(300 * time.Second)
+	// DefaultMaxActivePartitions is Firehose's default active-partition
+	// quota; MaxActivePartitions bounds what a file may ask for.
+	DefaultMaxActivePartitions = 500
+	MaxActivePartitions        = 10000
 	// DefaultConvertedBufferSize is Firehose's buffer size when format
 	// conversion (parquet, orc) is on.
 	DefaultConvertedBufferSize = 128 * MiB
@@ -130,6 +134,7 @@ func (c *Config) destinationDefaults(dp string, d *Destination) {
 	}
 	if object {
 		setStr(c, dp+".compression", &d.Compression, DefaultCompression)
+		setVal(c, dp+".max_active_partitions", &d.MaxActivePartitions, DefaultMaxActivePartitions)
 	}
 	size := DefaultBufferSize
 	if object && (d.Format.Type == "parquet" || d.Format.Type == "orc") {

@@ -248,6 +248,12 @@ type Destination struct {
 	// Compression applies to json objects (s3, directory): none, gzip,
 	// snappy, hadoop_snappy, zip or zstd. Default none.
 	Compression string `yaml:"compression"`
+	// MaxActivePartitions caps the partitions (distinct evaluated prefixes)
+	// buffered at once per shard, for dynamic partitioning (s3,
+	// directory). Records past it go to the backup as
+	// active-partition-exceeded. Default 500 (Firehose's default; it allows
+	// up to 5,000 on request); at most 10,000.
+	MaxActivePartitions int `yaml:"max_active_partitions"`
 	// Retry is the retry window.
 	Retry Retry `yaml:"retry"`
 	// Backup says where failed (or all) records go.

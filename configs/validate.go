@@ -68,8 +68,8 @@ var (
 	}
 	destCommonKeys = []string{"name", "type", "buffer", "retry", "backup", "processors", "error_output_prefix"}
 	destKeys       = map[string][]string{
-		DestS3:         {"store", "bucket", "prefix", "format", "compression"},
-		DestDirectory:  {"store", "bucket", "prefix", "format", "compression"},
+		DestS3:         {"store", "bucket", "prefix", "format", "compression", "max_active_partitions"},
+		DestDirectory:  {"store", "bucket", "prefix", "format", "compression", "max_active_partitions"},
 		DestPostgres:   {"store", "table", "columns"},
 		DestRedshift:   {"store", "table", "columns", "staging", "copy_options"},
 		DestOpenSearch: {"store", "index", "rotation", "document_id"},
@@ -351,6 +351,9 @@ func (v *validator) destination(dp string, d Destination, pipelineKeys map[strin
 		}
 		v.template(dp+".prefix", d.Prefix, prefixTemplate, keys)
 		v.format(dp, d)
+		if d.MaxActivePartitions < 1 || d.MaxActivePartitions > MaxActivePartitions {
+			v.add(dp+".max_active_partitions", "must be between 1 and %d, got %d", MaxActivePartitions, d.MaxActivePartitions)
+		}
 	case DestPostgres, DestRedshift:
 		v.storeRef(dp+".store", d.Store, StorePostgres)
 		v.required(dp+".table", d.Table)

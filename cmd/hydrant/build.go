@@ -148,14 +148,15 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 				continue
 			}
 			dests = append(dests, &delivery.Destination{
-				Name:       dc.Name,
-				ErrorType:  backup.S3Failed,
-				Sink:       sink,
-				Processors: procs,
-				Policy:     buffer.Policy{MaxBytes: int64(dc.Buffer.Size), Interval: time.Duration(dc.Buffer.Interval)},
-				Retry:      time.Duration(dc.Retry.Duration),
-				Backup:     bw,
-				BackupAll:  dc.Backup.Mode == configs.BackupAll,
+				Name:          dc.Name,
+				ErrorType:     backup.S3Failed,
+				Sink:          sink,
+				Processors:    procs,
+				Policy:        buffer.Policy{MaxBytes: int64(dc.Buffer.Size), Interval: time.Duration(dc.Buffer.Interval)},
+				Retry:         time.Duration(dc.Retry.Duration),
+				Backup:        bw,
+				BackupAll:     dc.Backup.Mode == configs.BackupAll,
+				MaxPartitions: dc.MaxActivePartitions,
 			})
 		}
 		if len(refused) > 0 {

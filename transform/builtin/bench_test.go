@@ -61,6 +61,18 @@ func BenchmarkJQMetadata(b *testing.B) {
 	benchRun(b, p, mkRecords(data...))
 }
 
+// BenchmarkJQMetadataPlainPaths is the common MetadataExtraction query:
+// plain field paths, served by the scanning fast path.
+func BenchmarkJQMetadataPlainPaths(b *testing.B) {
+	p, err := NewJQMetadata(map[string]string{"customer_id": ".customer_id", "type": ".event.type"})
+	require.NoError(b, err)
+	data := make([][]byte, benchBatch)
+	for i := range data {
+		data[i] = jsonEvent(i)
+	}
+	benchRun(b, p, mkRecords(data...))
+}
+
 func BenchmarkDeaggregateKPL(b *testing.B) {
 	// 100 sub-records of ~100 bytes over 10 partition keys: a typical KPL aggregate.
 	pks := make([]string, 10)

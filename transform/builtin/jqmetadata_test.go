@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hydrant-io/hydrant/sinks/prefix"
+	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
 
@@ -152,4 +153,30 @@ func TestParseMetadataQuery(t *testing.T) {
 	res, err := p.Process(t.Context(), mkRecords([]byte(`{"customer_id":7}`)))
 	require.NoError(t, err)
 	require.Equal(t, "7", res[0].Out[0].Meta[prefix.QueryKey("customer_id")])
+}
+
+// FuzzJQMetadata_PlainPathMatchesGojq checks the scanning fast path for
+// plain field paths against gojq itself on the same expression.
+func FuzzJQMetadata_PlainPathMatchesGojq(f *testing.F) {
+	for _, s := range []string{`{"a":{"b":"x"}}`, `{"a":{"b":1.50}}`, `{"a":{"b":12345678901234567890}}`, `{"a":[1]}`,
+		`{"a":{"b":null}}`, `{"a":{"b":true}}`, `[1,2]`, `"s"`, `{"a":1}`, `not json`, `{"a":{"b":"\u00e9\n"}}`, `{"a":{"b":{}}}`, `{"a":{"b":-0.0}}`, `{"a":{"b":1e400}}`} {
+		f.Add([]byte(s))
+	}
+	fast, err := NewJQMetadata(map[string]string{"k": ".a.b"})
+	require.NoError(f, err)
+	require.True(f, fast.plain())
+	slow, err := NewJQMetadata(map[string]string{"k": ".a.b"})
+	require.NoError(f, err)
+	slow.keys[0].path = "" // force gojq
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := []record.Record{{Data: data}}
+		a, err := fast.Process(t.Context(), in)
+		require.NoError(t, err)
+		b, err := slow.Process(t.Context(), in)
+		require.NoError(t, err)
+		require.Equal(t, b[0].Status, a[0].Status, "status for %q", data)
+		if a[0].Status == transform.Ok {
+			require.Equal(t, b[0].Out[0].Meta, a[0].Out[0].Meta, "value for %q", data)
+		}
+	})
 }

@@ -53,6 +53,10 @@ const (
 // gives up and lets the delivery runtime retry with its own backoff.
 const DefaultMaxRetries = 3
 
+// smallPutSize is the buffer a Put reads into first; a body that ends
+// within it never takes a whole part buffer.
+const smallPutSize = 256 << 10
+
 // abortTimeout bounds the clean-up of a failed multipart upload.
 const abortTimeout = 30 * time.Second
 
@@ -98,6 +102,7 @@ type Store struct {
 	partSize int64
 	unsigned bool
 	bufs     sync.Pool // *[]byte of partSize
+	small    sync.Pool // *[]byte of smallPutSize
 	log      *slog.Logger
 }
 
@@ -157,6 +162,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	s := &Store{client: client, core: minio.Core{Client: client}, partSize: partSize, unsigned: cfg.UnsignedPayload, log: log}
 	s.bufs.New = func() any { b := make([]byte, partSize); return &b }
+	s.small.New = func() any { b := make([]byte, smallPutSize); return &b }
 	return s, nil
 }
 
@@ -203,20 +209,40 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body io.Reader) err
 	}
 	hint := &retryHint{}
 	ctx = withRetryHint(ctx, hint)
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
-	buf := *bp
-
-	n, last, err := readPart(ctx, body, buf)
+	// Most objects of a dynamically partitioned destination are small:
+	// read into a small buffer first, and take a whole part buffer only for
+	// a body that outgrows it, so many concurrent small Puts stay cheap.
+	sp := s.small.Get().(*[]byte)
+	n, last, err := readPart(ctx, body, *sp)
 	if err != nil {
+		s.small.Put(sp)
 		return fmt.Errorf("s3 put %s/%s: read body: %w", bucket, key, err)
 	}
 	if last {
-		_, err := s.client.PutObject(ctx, bucket, key, bytes.NewReader(buf[:n]), int64(n),
-			minio.PutObjectOptions{PartSize: uint64(s.partSize), DisableMultipart: true, DisableContentSha256: s.unsigned})
-		return classify(err, "put", bucket, key, hint)
+		defer s.small.Put(sp)
+		return s.putOne(ctx, bucket, key, (*sp)[:n], hint)
+	}
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	buf := *bp
+	copy(buf, (*sp)[:n])
+	s.small.Put(sp)
+	m, last, err := readPart(ctx, body, buf[n:])
+	if err != nil {
+		return fmt.Errorf("s3 put %s/%s: read body: %w", bucket, key, err)
+	}
+	n += m
+	if last {
+		return s.putOne(ctx, bucket, key, buf[:n], hint)
 	}
 	return classify(s.putMultipart(ctx, bucket, key, body, buf), "put", bucket, key, hint)
+}
+
+// putOne writes a body that fits one part with a single PUT.
+func (s *Store) putOne(ctx context.Context, bucket, key string, data []byte, hint *retryHint) error {
+	_, err := s.client.PutObject(ctx, bucket, key, bytes.NewReader(data), int64(len(data)),
+		minio.PutObjectOptions{PartSize: uint64(s.partSize), DisableMultipart: true, DisableContentSha256: s.unsigned})
+	return classify(err, "put", bucket, key, hint)
 }
 
 // putMultipart uploads buf (a full first part) and the rest of body as a

@@ -564,3 +564,17 @@ func sortedData(recs []record.Record) []string {
 	sort.Strings(out)
 	return out
 }
+
+func TestDelivery_BackupModeAllWritesEverySourceRecordBeforeProcessing(t *testing.T) {
+	s := openStream(t, 1)
+	want := appendN(t, s, 0, 20)
+	bk := &fakeBackup{}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: &fakeSink{}, Backup: bk, BackupAll: true, Processors: []transform.Processor{upper{}},
+		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	got := sortedData(bk.source)
+	require.Equal(t, want, got, "every record, as read (not upper-cased)")
+}

@@ -1,11 +1,12 @@
 // Package s3 implements sinks.ObjectStore on Amazon S3 and S3-compatible
 // servers (MinIO), with minio-go.
 //
-// Put streams a body of unknown size with constant memory: it reads one part
-// (Config.PartSize, 8 MiB by default) into a pooled buffer; a body that ends
-// within that first part is sent as one PUT, a longer one as a multipart
-// upload, one part at a time, so a Put holds exactly one part buffer however
-// large the object. S3 makes an object visible only when its PUT or its
+// Put streams a body of unknown size with constant memory: it reads into a
+// pooled 256 KiB buffer, then into a buffer that grows up to one part
+// (Config.PartSize, 8 MiB by default); a body that ends within the first
+// part is sent as one PUT, a longer one as a multipart upload, one part at a
+// time, so a Put holds at most one part buffer however large the object,
+// and a small object only about its own size. S3 makes an object visible only when its PUT or its
 // CompleteMultipartUpload succeeds, so readers never see a partial object,
 // and a retried Put of the same key overwrites it. A failed multipart upload
 // is aborted; one interrupted by a crash stays invisible until the bucket's
@@ -29,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,7 +80,7 @@ type Config struct {
 	PathStyle bool
 	// PartSize is the multipart part size and the largest body sent as one
 	// PUT, between MinPartSize and MaxPartSize. 0 means DefaultPartSize.
-	// Each concurrent Put holds one buffer of this size.
+	// Each concurrent Put holds at most one buffer of this size.
 	PartSize int64
 	// MaxRetries is how many times one request is tried (minio-go backs off
 	// from 200 ms up to 1 s in between). 0 means DefaultMaxRetries.
@@ -101,7 +103,6 @@ type Store struct {
 	core     minio.Core
 	partSize int64
 	unsigned bool
-	bufs     sync.Pool // *[]byte of partSize
 	small    sync.Pool // *[]byte of smallPutSize
 	log      *slog.Logger
 }
@@ -161,7 +162,6 @@ func New(cfg Config) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{client: client, core: minio.Core{Client: client}, partSize: partSize, unsigned: cfg.UnsignedPayload, log: log}
-	s.bufs.New = func() any { b := make([]byte, partSize); return &b }
 	s.small.New = func() any { b := make([]byte, smallPutSize); return &b }
 	return s, nil
 }
@@ -222,20 +222,35 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body io.Reader) err
 		defer s.small.Put(sp)
 		return s.putOne(ctx, bucket, key, (*sp)[:n], hint)
 	}
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
-	buf := *bp
+	// Larger bodies grow a buffer up to one part (sized to the object, not
+	// to PartSize, when it is smaller), then stream as a multipart upload.
+	buf := make([]byte, n, min(4*int64(n), s.partSize))
 	copy(buf, (*sp)[:n])
 	s.small.Put(sp)
-	m, last, err := readPart(ctx, body, buf[n:])
+	buf, last, err = readGrow(ctx, body, buf, int(s.partSize))
 	if err != nil {
 		return fmt.Errorf("s3 put %s/%s: read body: %w", bucket, key, err)
 	}
-	n += m
 	if last {
-		return s.putOne(ctx, bucket, key, buf[:n], hint)
+		return s.putOne(ctx, bucket, key, buf, hint)
 	}
-	return classify(s.putMultipart(ctx, bucket, key, body, buf), "put", bucket, key, hint)
+	return classify(s.putMultipart(ctx, bucket, key, body, buf[:s.partSize]), "put", bucket, key, hint)
+}
+
+// readGrow appends from r to buf, growing it up to limit bytes. last
+// reports that r ended before limit.
+func readGrow(ctx context.Context, r io.Reader, buf []byte, limit int) ([]byte, bool, error) {
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(cap(buf), limit-len(buf)))
+		}
+		n, last, err := readPart(ctx, r, buf[len(buf):min(cap(buf), limit)])
+		buf = buf[:len(buf)+n]
+		if err != nil || last {
+			return buf, last, err
+		}
+	}
+	return buf, false, nil
 }
 
 // putOne writes a body that fits one part with a single PUT.

@@ -57,6 +57,25 @@ type partition struct {
 	last  uint64
 	// oldest is the arrival of the first buffered record (data freshness).
 	oldest time.Time
+	// slab holds copies of the Data of a dynamic partition's records; see
+	// own.
+	slab []byte
+}
+
+// own copies r's Data into the partition's slab. Records read and
+// processed together share one buffer (the stream reader's, a processor's
+// arena); spread over many partitions, one record left in a partition would
+// keep its whole chunk alive, so memory would no longer follow the buffered
+// bytes. A single partition flushes whole chunks together and skips this.
+func (p *partition) own(r *record.Record) {
+	n := len(r.Data)
+	if cap(p.slab)-len(p.slab) < n {
+		// A new slab, never a grown one: earlier records point into the old.
+		p.slab = make([]byte, 0, max(n, min(2*cap(p.slab), 1<<20), 4<<10))
+	}
+	start := len(p.slab)
+	p.slab = append(p.slab, r.Data...)
+	r.Data = p.slab[start:len(p.slab):len(p.slab)]
 }
 
 // commitEvery bounds how often a worker writes its checkpoint while
@@ -170,6 +189,9 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 			part.first, part.oldest = r.Seq, r.Arrived
 			w.parts[key] = part // flush removed it
 		}
+		if key != "" {
+			part.own(&r)
+		}
 		part.last = r.Seq
 		w.buffered += int64(len(r.Data))
 		if part.b.Add(r) && !w.flush(ctx, []*partition{part}) {
@@ -182,9 +204,11 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 		}
 	}
 	// Bounded memory with many partitions: over the worker's budget, flush
-	// the biggest partitions early.
-	if over := w.buffered - w.d.maxBuffered(); over > 0 {
-		if !w.flush(ctx, w.biggest(over)) {
+	// the biggest partitions early, down to half the budget, so that one
+	// round of concurrent flushes makes room for many reads (flushing just
+	// enough to get under would serialise on one small object at a time).
+	if limit := w.d.maxBuffered(); w.buffered > limit {
+		if !w.flush(ctx, w.biggest(w.buffered-limit/2)) {
 			return false
 		}
 	}
@@ -265,6 +289,7 @@ func (w *worker) flush(ctx context.Context, parts []*partition) bool {
 			continue
 		}
 		w.buffered -= p.b.Bytes()
+		p.slab = nil
 		batches = append(batches, &record.Batch{
 			Pipeline: w.p.opts.Name, Destination: w.d.Name, Shard: w.shard,
 			First: p.first, Last: p.last, Records: p.b.Flush(),

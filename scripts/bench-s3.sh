@@ -8,6 +8,11 @@
 #
 #   scripts/bench-s3.sh [seconds] [keys...] [-- compressions...]
 #   scripts/bench-s3.sh 20 1 100 10000 -- none gzip     # the default
+#
+# With DRAIN=1 the records are first stored with `serve --no-delivery`, then
+# the server restarts with delivery on and the time to deliver the backlog
+# is measured alone: delivery throughput without ingest and the load
+# generator competing for the two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}; shift || true
@@ -56,7 +61,9 @@ pipelines:
         max_active_partitions: 10000
         buffer: { size: 5MiB, interval: 10s }
 YAML
-    ./bin/hydrant serve --config "$work/hydrant.yaml" --log-level warn >"$work/server.log" 2>&1 &
+    flags=()
+    [ "${DRAIN:-}" = 1 ] && flags=(--no-delivery)
+    ./bin/hydrant serve --config "$work/hydrant.yaml" --log-level warn "${flags[@]}" >"$work/server.log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
     cat > "$work/post.lua" <<LUA
@@ -81,6 +88,13 @@ LUA
     reqs=$(echo "$out" | sed -E 's/.*requests=([0-9]+).*/\1/')
     wsecs=$(echo "$out" | sed -E 's/.*secs=([0-9.]+).*/\1/')
     sent=$((reqs * 500))
+    if [ "${DRAIN:-}" = 1 ]; then
+      kill -TERM $pid; wait $pid || true
+      ./bin/hydrant serve --config "$work/hydrant.yaml" --log-level warn >"$work/server.log" 2>&1 &
+      pid=$!
+      start=$(date +%s.%N)
+      for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    fi
     # Resolved = delivered + backed up, from the status API.
     while :; do
       resolved=$(curl -sf "http://127.0.0.1:$port/v1/pipelines/events" | python3 -c '

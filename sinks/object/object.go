@@ -29,6 +29,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -217,7 +218,7 @@ func (s *Sink) group(b *record.Batch) ([]group, map[int]error) {
 // key returns the object key of a group, its object name without the
 // extension (a zip's entry name) and the instant both were evaluated at.
 func (s *Sink) key(b *record.Batch, g *group) (key, name string, t time.Time, err error) {
-	id := prefix.BatchUUID(s.cfg.Pipeline, b.Destination, string(b.Shard), b.First, b.Last, g.partition)
+	id := prefix.BatchUUID(s.cfg.Pipeline, b.Destination, string(b.Shard), b.First, b.Last, g.partition, contentID(b, g))
 	t = g.oldest
 	if t.IsZero() {
 		t = s.cfg.Now()
@@ -229,6 +230,19 @@ func (s *Sink) key(b *record.Batch, g *group) (key, name string, t time.Time, er
 	}
 	name = prefix.ObjectName(s.cfg.Pipeline, s.cfg.Version, t, id, "")
 	return p + name + s.cfg.Ext, name, t, nil
+}
+
+// contentID tells apart two objects of one sequence range and partition:
+// one source record can expand (decompress, deaggregate) into more than one
+// buffer's worth, flushed as several batches with the same [First, Last].
+// A retry of the same batch has the same content, so it still overwrites
+// its own object. CRC-32C runs at memory speed.
+func contentID(b *record.Batch, g *group) string {
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	for _, i := range g.idx {
+		_, _ = h.Write(b.Records[i].Data)
+	}
+	return fmt.Sprintf("%d-%08x", len(g.idx), h.Sum32())
 }
 
 // put streams body, compressed as configured, into the store. The

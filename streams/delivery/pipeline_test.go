@@ -540,11 +540,16 @@ func TestDelivery_ActivePartitionCapSendsOverflowToBackup(t *testing.T) {
 
 func TestDelivery_BufferedBytesCapFlushesTheBiggestPartitionEarly(t *testing.T) {
 	s := openStream(t, 1)
-	appendKeyed(t, s, "a", "a", "b", "a") // 3 bytes each: 12 in all, no partition full
+	rec := func(k string, i int) record.Record {
+		return record.Record{Data: fmt.Appendf(nil, "%s-%d-%s", k, i, strings.Repeat("x", 3000)), Meta: map[string]string{"k": k}}
+	}
+	// About 9 KB for a, 3 KB for b: over a 10,000-byte cap (partitions are
+	// charged for their slabs), and no partition full by its own policy.
+	require.NoError(t, s.Append(t.Context(), []record.Record{rec("a", 0), rec("a", 1), rec("b", 2), rec("a", 3)}))
 	sink := &partSink{}
 	p, err := New(Options{Name: "p", Stream: s, Destinations: []*Destination{{
-		Name: "d", Sink: sink, Backup: &fakeBackup{}, MaxBufferedBytes: 10,
-		Policy: buffer.Policy{MaxBytes: 10, Interval: time.Hour},
+		Name: "d", Sink: sink, Backup: &fakeBackup{}, MaxBufferedBytes: 10000,
+		Policy: buffer.Policy{MaxBytes: 10000, Interval: time.Hour},
 	}}})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -553,7 +558,11 @@ func TestDelivery_BufferedBytesCapFlushesTheBiggestPartitionEarly(t *testing.T) 
 	eventually(t, "an early flush", func() bool { return len(sink.delivered()) > 0 })
 	cancel()
 	require.NoError(t, <-done)
-	require.Equal(t, []string{"a-0", "a-1", "a-3"}, sortedData(sink.batches[0].Records), "the biggest partition went first")
+	first := sink.batches[0].Records
+	require.Len(t, first, 3, "the biggest partition went first")
+	for _, r := range first {
+		require.Equal(t, "a", r.Meta["k"])
+	}
 }
 
 func sortedData(recs []record.Record) []string {
@@ -577,4 +586,36 @@ func TestDelivery_BackupModeAllWritesEverySourceRecordBeforeProcessing(t *testin
 	stop()
 	got := sortedData(bk.source)
 	require.Equal(t, want, got, "every record, as read (not upper-cased)")
+}
+
+// triple splits every record into three sub-records ending in '1', as a
+// deaggregation that a later processor then fails.
+type triple struct{}
+
+func (triple) Process(_ context.Context, in []record.Record) ([]transform.Result, error) {
+	out := make([]transform.Result, len(in))
+	for i, r := range in {
+		res := transform.Result{Status: transform.Ok}
+		for j := range 3 {
+			sub := r
+			sub.Data = fmt.Appendf(nil, "sub%d-1", j)
+			res.Out = append(res.Out, sub)
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+func (triple) Close(context.Context) error { return nil }
+
+func TestDelivery_FailedSubRecordsBackUpTheirSourceOnce(t *testing.T) {
+	s := openStream(t, 1)
+	want := appendN(t, s, 0, 4)
+	bk := &fakeBackup{}
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
+		Name: "d", Sink: &fakeSink{}, Backup: bk, Processors: []transform.Processor{triple{}, scriptedProcessor{}},
+		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
+	}}})
+	eventually(t, "committed", func() bool { return committedAll(s) })
+	stop()
+	require.Equal(t, want, bk.data(ProcessingFailed), "each source record once, as read")
 }

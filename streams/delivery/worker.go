@@ -60,6 +60,9 @@ type partition struct {
 	// slab holds copies of the Data of a dynamic partition's records; see
 	// own.
 	slab []byte
+	// held is the memory this partition is charged for in the worker's
+	// byte cap: its records' Data, or for a dynamic partition its slabs.
+	held int64
 }
 
 // own copies r's Data into the partition's slab. Records read and
@@ -72,6 +75,7 @@ func (p *partition) own(r *record.Record) {
 	if cap(p.slab)-len(p.slab) < n {
 		// A new slab, never a grown one: earlier records point into the old.
 		p.slab = make([]byte, 0, max(n, min(2*cap(p.slab), 1<<20), 4<<10))
+		p.held += int64(cap(p.slab))
 	}
 	start := len(p.slab)
 	p.slab = append(p.slab, r.Data...)
@@ -189,11 +193,14 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 			part.first, part.oldest = r.Seq, r.Arrived
 			w.parts[key] = part // flush removed it
 		}
+		held := part.held
 		if key != "" {
 			part.own(&r)
+		} else {
+			part.held += int64(len(r.Data))
 		}
+		w.buffered += part.held - held
 		part.last = r.Seq
-		w.buffered += int64(len(r.Data))
 		if part.b.Add(r) && !w.flush(ctx, []*partition{part}) {
 			return false
 		}
@@ -235,14 +242,14 @@ func (w *worker) due(now time.Time) []*partition {
 // biggest returns the largest partitions holding at least bytes together.
 func (w *worker) biggest(bytes int64) []*partition {
 	all := w.active()
-	slices.SortFunc(all, func(a, b *partition) int { return cmp.Compare(b.b.Bytes(), a.b.Bytes()) })
+	slices.SortFunc(all, func(a, b *partition) int { return cmp.Compare(b.held, a.held) })
 	var out []*partition
 	for _, p := range all {
 		if bytes <= 0 {
 			break
 		}
 		out = append(out, p)
-		bytes -= p.b.Bytes()
+		bytes -= p.held
 	}
 	return out
 }
@@ -288,8 +295,8 @@ func (w *worker) flush(ctx context.Context, parts []*partition) bool {
 			delete(w.parts, p.key)
 			continue
 		}
-		w.buffered -= p.b.Bytes()
-		p.slab = nil
+		w.buffered -= p.held
+		p.slab, p.held = nil, 0
 		batches = append(batches, &record.Batch{
 			Pipeline: w.p.opts.Name, Destination: w.d.Name, Shard: w.shard,
 			First: p.first, Last: p.last, Records: p.b.Flush(),
@@ -368,6 +375,17 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 		}
 		return r
 	}
+	// fail records r as failed under typ, once per source record: the
+	// sub-records of one aggregate share its Seq, and the backup holds the
+	// raw source, so N failed sub-records must not copy it N times.
+	backedUp := map[uint64]bool{}
+	fail := func(typ string, r record.Record, attempts int, code, msg string, now time.Time) {
+		if backedUp[r.Seq] {
+			return
+		}
+		backedUp[r.Seq] = true
+		failed[typ] = append(failed[typ], sinks.Failed{Record: source(r), Attempts: attempts, Code: code, Message: msg, Ended: now})
+	}
 	for _, proc := range w.d.Processors {
 		if len(ok) == 0 {
 			break
@@ -394,7 +412,7 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 		now := w.p.opts.Now()
 		if err != nil {
 			for _, r := range ok {
-				failed[ProcessingFailed] = append(failed[ProcessingFailed], sinks.Failed{Record: source(r), Attempts: w.p.opts.ProcessorRetries + 1, Code: "Processor.Failed", Message: err.Error(), Ended: now})
+				fail(ProcessingFailed, r, w.p.opts.ProcessorRetries+1, errorCode(ProcessingFailed), err.Error(), now)
 			}
 			return nil, failed, nil
 		}
@@ -413,7 +431,7 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 				// A processor may name another error output type, e.g.
 				// jq_metadata's partition-key-failed.
 				typ := record.ErrorType(r.Err, ProcessingFailed)
-				failed[typ] = append(failed[typ], sinks.Failed{Record: source(ok[i]), Attempts: 1, Code: "Processor.ProcessingFailed", Message: msg, Ended: now})
+				fail(typ, ok[i], 1, errorCode(typ), msg, now)
 			}
 		}
 		ok = next

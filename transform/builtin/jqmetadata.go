@@ -166,8 +166,10 @@ func (p *JQMetadata) extract(ctx context.Context, data []byte, base map[string]s
 		meta[k] = val
 	}
 	if p.plain() {
-		if !gjson.ValidBytes(data) {
-			return nil, fmt.Errorf("%w: record is not JSON", ErrPartitionKeyFailed)
+		// gjson validates recursively: bound the nesting first, as
+		// encoding/json does, so hostile input cannot exhaust the stack.
+		if !shallowJSON(data) || !gjson.ValidBytes(data) {
+			return nil, fmt.Errorf("%w: record is not JSON (or nested deeper than %d)", ErrPartitionKeyFailed, maxJSONDepth)
 		}
 		for _, k := range p.keys {
 			s, err := scanScalar(data, k.path)
@@ -224,6 +226,37 @@ func evalScalar(ctx context.Context, code *gojq.Code, v any) (string, error) {
 		return "", errors.New("query produced more than one value")
 	}
 	return scalarString(first)
+}
+
+// maxJSONDepth is encoding/json's nesting limit.
+const maxJSONDepth = 10000
+
+// shallowJSON reports whether the brackets of data (outside strings) nest
+// at most maxJSONDepth deep. It does not validate anything else.
+func shallowJSON(data []byte) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > maxJSONDepth {
+				return false
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return true
 }
 
 // plain reports whether every key is a plain field path.

@@ -180,3 +180,15 @@ func FuzzJQMetadata_PlainPathMatchesGojq(f *testing.F) {
 		}
 	})
 }
+
+func TestJQMetadata_DeepNestingFailsWithoutExhaustingTheStack(t *testing.T) {
+	p, err := NewJQMetadata(map[string]string{"k": ".a"})
+	require.NoError(t, err)
+	deep := []byte(strings.Repeat("[", 1_000_000) + strings.Repeat("]", 1_000_000))
+	res, err := p.Process(t.Context(), []record.Record{{Data: deep}, {Data: []byte(`{"a":"x"}`)}})
+	require.NoError(t, err)
+	require.Equal(t, transform.Failed, res[0].Status)
+	require.ErrorIs(t, res[0].Err, ErrPartitionKeyFailed)
+	require.Equal(t, transform.Ok, res[1].Status)
+	require.True(t, shallowJSON([]byte(`{"s":"[[[[\"]]]"}`)), "brackets inside strings do not count")
+}

@@ -74,7 +74,10 @@ func (p *partition) own(r *record.Record) {
 	n := len(r.Data)
 	if cap(p.slab)-len(p.slab) < n {
 		// A new slab, never a grown one: earlier records point into the old.
-		p.slab = make([]byte, 0, max(n, min(2*cap(p.slab), 1<<20), 4<<10))
+		// Sized to the first record, then doubling (up to 1 MiB): a
+		// partition holding one record costs about that record, which
+		// matters with thousands of partitions under one byte cap.
+		p.slab = make([]byte, 0, max(n, min(2*cap(p.slab), 1<<20)))
 		p.held += int64(cap(p.slab))
 	}
 	start := len(p.slab)

@@ -364,7 +364,7 @@ func TestS3Delivery_FailuresLandInTheBackupBucket(t *testing.T) {
 		}
 	}
 	check("s3-failed/", "S3.Failed", []string{`{"a":1}`, `{"a":2}`})
-	check("partition-key-failed/", "Processor.ProcessingFailed", []string{`not json at all`, `{"nobody":1}`})
+	check("partition-key-failed/", "Partition.Key.Failed", []string{`not json at all`, `{"nobody":1}`})
 	require.Len(t, listObjects(t, lake, "customer=x/"), 1, "the good record was delivered")
 	require.NoError(t, srv.stop())
 }

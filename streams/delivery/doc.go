@@ -23,6 +23,10 @@
 //     read chunk: past the cap the biggest partitions flush early, and the
 //     number of partitions is capped (active-partition-exceeded). A
 //     destination that falls behind leaves its backlog in the stream log.
+//  5. A partition that holds the checkpoint more than four byte caps of the
+//     log behind flushes early, so a quiet partition neither keeps a whole
+//     buffer interval of the log from being trimmed nor makes a crash
+//     re-deliver it.
 //
 // This package knows the stage interfaces (transform.Processor, sinks.Sink,
 // sinks.Partitioner) but never a concrete processor or sink; cmd/hydrant

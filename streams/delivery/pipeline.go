@@ -75,6 +75,10 @@ func (d *Destination) maxBuffered() int64 {
 	return max(n, d.Policy.MaxBytes)
 }
 
+// maxLag is how many bytes of the log a buffered partition may hold behind
+// the checkpoint before it flushes early: four times the buffered-bytes cap.
+func (d *Destination) maxLag() int64 { return 4 * d.maxBuffered() }
+
 func (d *Destination) maxInFlight() int {
 	if d.MaxInFlight > 0 {
 		return d.MaxInFlight

@@ -619,3 +619,26 @@ func TestDelivery_FailedSubRecordsBackUpTheirSourceOnce(t *testing.T) {
 	stop()
 	require.Equal(t, want, bk.data(ProcessingFailed), "each source record once, as read")
 }
+
+func TestDelivery_AQuietPartitionDoesNotHoldTheCheckpointForItsInterval(t *testing.T) {
+	s := openStream(t, 1)
+	keys := []string{"rare"}
+	for range 200 {
+		keys = append(keys, "busy")
+	}
+	appendKeyed(t, s, keys...) // about 1.4 KB of busy records behind the rare one
+	sink := &partSink{}
+	_, stop := runPipeline(t, Options{Stream: s, ReadBytes: 64, Destinations: []*Destination{{
+		Name: "d", Sink: sink, Backup: &fakeBackup{}, MaxBufferedBytes: 100, // lag limit 400 bytes
+		Policy: buffer.Policy{MaxBytes: 100, Interval: time.Hour},
+	}}})
+	eventually(t, "the rare partition flushed long before its interval", func() bool {
+		for _, d := range sink.delivered() {
+			if strings.HasPrefix(d, "rare") {
+				return true
+			}
+		}
+		return false
+	})
+	stop()
+}

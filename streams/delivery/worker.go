@@ -44,6 +44,10 @@ type worker struct {
 	parts    map[string]*partition
 	buffered int64  // bytes in all partitions
 	readPos  uint64 // next seq to read: everything below is buffered or resolved
+	// readBytes counts the bytes read so far; with partition.since it
+	// measures how much of the log a buffered partition holds behind the
+	// checkpoint.
+	readBytes int64
 	// committed is the last checkpoint written; lastCommit when.
 	committed  uint64
 	lastCommit time.Time
@@ -63,6 +67,8 @@ type partition struct {
 	// held is the memory this partition is charged for in the worker's
 	// byte cap: its records' Data, or for a dynamic partition its slabs.
 	held int64
+	// since is the worker's readBytes when the first buffered record came.
+	since int64
 }
 
 // own copies r's Data into the partition's slab. Records read and
@@ -121,6 +127,9 @@ func (w *worker) run(ctx, hard context.Context) {
 		cancel()
 		if len(recs) > 0 {
 			w.readPos = recs[len(recs)-1].Seq + 1
+			for i := range recs {
+				w.readBytes += int64(len(recs[i].Data))
+			}
 			if !w.take(hard, recs) {
 				return
 			}
@@ -193,7 +202,7 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 			return false
 		}
 		if part.b.Len() == 0 {
-			part.first, part.oldest = r.Seq, r.Arrived
+			part.first, part.oldest, part.since = r.Seq, r.Arrived, w.readBytes
 			w.parts[key] = part // flush removed it
 		}
 		held := part.held
@@ -231,11 +240,15 @@ func (w *worker) active() []*partition {
 	return slices.Collect(maps.Values(w.parts))
 }
 
-// due returns the partitions whose buffer is full or whose interval passed.
+// due returns the partitions whose buffer is full or whose interval
+// passed, and those that hold the checkpoint too far behind: a quiet
+// partition would otherwise keep a whole interval of the log (at full
+// ingest rate) from being trimmed, and re-delivered after a crash.
 func (w *worker) due(now time.Time) []*partition {
+	maxLag := w.d.maxLag()
 	var out []*partition
 	for _, p := range w.parts {
-		if p.b.Due(now) {
+		if p.b.Due(now) || w.readBytes-p.since > maxLag {
 			out = append(out, p)
 		}
 	}

@@ -285,11 +285,17 @@ func TestDelivery_BackupFailureHoldsTheCheckpoint(t *testing.T) {
 	require.Len(t, bk.failed[""], 5)
 }
 
-// scriptedProcessor fails records whose data ends in 1, drops those ending
-// in 2 and upper-cases nothing: it passes the rest through.
-type scriptedProcessor struct{}
+// procFunc adapts a function to transform.Processor for these tests.
+type procFunc func(in []record.Record) []transform.Result
 
-func (scriptedProcessor) Process(_ context.Context, in []record.Record) ([]transform.Result, error) {
+func (f procFunc) Process(_ context.Context, in []record.Record) ([]transform.Result, error) {
+	return f(in), nil
+}
+func (procFunc) Close(context.Context) error { return nil }
+
+// scriptedProcessor fails records whose data ends in 1, drops those ending
+// in 2 and passes the rest through.
+var scriptedProcessor = procFunc(func(in []record.Record) []transform.Result {
 	out := make([]transform.Result, len(in))
 	for i, r := range in {
 		switch r.Data[len(r.Data)-1] {
@@ -301,10 +307,8 @@ func (scriptedProcessor) Process(_ context.Context, in []record.Record) ([]trans
 			out[i] = transform.Result{Status: transform.Ok, Out: []record.Record{r}}
 		}
 	}
-	return out, nil
-}
-
-func (scriptedProcessor) Close(context.Context) error { return nil }
+	return out
+})
 
 func TestDelivery_ProcessorResultsRouteRecords(t *testing.T) {
 	s := openStream(t, 2)
@@ -312,7 +316,7 @@ func TestDelivery_ProcessorResultsRouteRecords(t *testing.T) {
 	sink := &fakeSink{}
 	bk := &fakeBackup{}
 	p, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
-		Name: "d", Sink: sink, Backup: bk, Processors: []transform.Processor{scriptedProcessor{}},
+		Name: "d", Sink: sink, Backup: bk, Processors: []transform.Processor{scriptedProcessor},
 		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
 	}}})
 	eventually(t, "committed", func() bool { return committedAll(s) })
@@ -444,24 +448,21 @@ func TestDelivery_RecordErrorsBackUpUnderTheirOwnErrorType(t *testing.T) {
 }
 
 // upper upper-cases each record: a transforming processor.
-type upper struct{}
-
-func (upper) Process(_ context.Context, in []record.Record) ([]transform.Result, error) {
+var upper = procFunc(func(in []record.Record) []transform.Result {
 	out := make([]transform.Result, len(in))
 	for i, r := range in {
 		r.Data = []byte(strings.ToUpper(string(r.Data)))
 		out[i] = transform.Result{Status: transform.Ok, Out: []record.Record{r}}
 	}
-	return out, nil
-}
-func (upper) Close(context.Context) error { return nil }
+	return out
+})
 
 func TestDelivery_ProcessingFailedKeepsTheRawSourceData(t *testing.T) {
 	s := openStream(t, 1)
 	appendN(t, s, 0, 3)
 	bk := &fakeBackup{}
 	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
-		Name: "d", Sink: &fakeSink{}, Backup: bk, Processors: []transform.Processor{upper{}, scriptedProcessor{}},
+		Name: "d", Sink: &fakeSink{}, Backup: bk, Processors: []transform.Processor{upper, scriptedProcessor},
 		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
 	}}})
 	eventually(t, "committed", func() bool { return committedAll(s) })
@@ -579,7 +580,7 @@ func TestDelivery_BackupModeAllWritesEverySourceRecordBeforeProcessing(t *testin
 	want := appendN(t, s, 0, 20)
 	bk := &fakeBackup{}
 	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
-		Name: "d", Sink: &fakeSink{}, Backup: bk, BackupAll: true, Processors: []transform.Processor{upper{}},
+		Name: "d", Sink: &fakeSink{}, Backup: bk, BackupAll: true, Processors: []transform.Processor{upper},
 		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
 	}}})
 	eventually(t, "committed", func() bool { return committedAll(s) })
@@ -590,9 +591,7 @@ func TestDelivery_BackupModeAllWritesEverySourceRecordBeforeProcessing(t *testin
 
 // triple splits every record into three sub-records ending in '1', as a
 // deaggregation that a later processor then fails.
-type triple struct{}
-
-func (triple) Process(_ context.Context, in []record.Record) ([]transform.Result, error) {
+var triple = procFunc(func(in []record.Record) []transform.Result {
 	out := make([]transform.Result, len(in))
 	for i, r := range in {
 		res := transform.Result{Status: transform.Ok}
@@ -603,16 +602,15 @@ func (triple) Process(_ context.Context, in []record.Record) ([]transform.Result
 		}
 		out[i] = res
 	}
-	return out, nil
-}
-func (triple) Close(context.Context) error { return nil }
+	return out
+})
 
 func TestDelivery_FailedSubRecordsBackUpTheirSourceOnce(t *testing.T) {
 	s := openStream(t, 1)
 	want := appendN(t, s, 0, 4)
 	bk := &fakeBackup{}
 	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
-		Name: "d", Sink: &fakeSink{}, Backup: bk, Processors: []transform.Processor{triple{}, scriptedProcessor{}},
+		Name: "d", Sink: &fakeSink{}, Backup: bk, Processors: []transform.Processor{triple, scriptedProcessor},
 		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Millisecond},
 	}}})
 	eventually(t, "committed", func() bool { return committedAll(s) })

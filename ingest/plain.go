@@ -61,7 +61,7 @@ func (s *Server) servePlain(w http.ResponseWriter, r *http.Request, stream strin
 
 	st := s.pool.Get().(*reqState)
 	defer s.pool.Put(st)
-	body, e := s.readPlainBody(r, st)
+	body, e := s.readBodyMaybeGzip(r, st, s.lim.MaxRequestBytes)
 	if e != nil {
 		s.writeError(w, r, ct, e)
 		return
@@ -169,9 +169,9 @@ func firstByte(b []byte) byte {
 	return 0
 }
 
-// readPlainBody reads (and gunzips) the body within MaxRequestBytes.
-func (s *Server) readPlainBody(r *http.Request, st *reqState) ([]byte, *apiError) {
-	limit := s.lim.MaxRequestBytes
+// readBodyMaybeGzip reads (and gunzips) the body within limit bytes, both
+// compressed and decompressed.
+func (s *Server) readBodyMaybeGzip(r *http.Request, st *reqState, limit int64) ([]byte, *apiError) {
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	switch enc {
 	case "", "identity":

@@ -225,6 +225,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.servePlain(w, r, stream)
+	case strings.HasPrefix(path, "/v1/firehose-endpoint/"):
+		stream := strings.TrimPrefix(path, "/v1/firehose-endpoint/")
+		if stream == "" || strings.Contains(stream, "/") {
+			s.writeError(w, r, "application/json", notFound(path))
+			return
+		}
+		if r.Method != http.MethodPost {
+			s.writeError(w, r, "application/json", methodNotAllowed("POST"))
+			return
+		}
+		s.serveReceiver(w, r, stream)
 	default:
 		s.writeError(w, r, "application/json", notFound(path))
 	}

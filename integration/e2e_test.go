@@ -5,8 +5,10 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -107,6 +109,21 @@ func TestE2E_FirehoseSDKAndRESTDoorDeliverToDirectory(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
 	require.Contains(t, string(body), `"line":2`)
+
+	// The Firehose HTTP-endpoint receiver: what AWS Firehose (or another
+	// Hydrant's http sink) POSTs to an endpoint.
+	recvBody := `{"requestId":"r-1","timestamp":1578090901599,"records":[{"data":"eyJkb29yIjoicmVjZWl2ZXIifQ=="}]}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/firehose-endpoint/events", strings.NewReader(recvBody))
+	require.NoError(t, err)
+	req.Header.Set("X-Amz-Firehose-Request-Id", "r-1")
+	req.Header.Set("X-Amz-Firehose-Protocol-Version", "1.0")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	reply, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(reply))
+	require.Contains(t, string(reply), `"requestId":"r-1"`)
+	want[`{"door":"receiver"}`] = true
 
 	require.NoError(t, srv.stop(), "SIGTERM must drain and exit 0")
 

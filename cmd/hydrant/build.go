@@ -37,6 +37,7 @@ type app struct {
 	pipelines []*pipeline
 	byName    map[string]*pipeline
 	ingest    *ingest.Server
+	metrics   *metrics
 	closers   []func(context.Context) error
 	stopping  atomic.Bool
 	// noDelivery stores records without delivering them (serve --no-delivery).
@@ -195,6 +196,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 	if len(refused) > 0 {
 		return nil, refused
 	}
+	a.metrics = newMetrics(a)
 	lim := cfg.Server.Limits
 	creds := map[string]string{}
 	for _, c := range cfg.Server.Auth.AWSCredentials {
@@ -292,6 +294,7 @@ func (a *app) Append(ctx context.Context, stream string, recs []record.Record) e
 		return record.ErrStreamNotFound
 	}
 	if a.stopping.Load() {
+		a.metrics.throttled.WithLabelValues(stream).Add(float64(len(recs)))
 		return fmt.Errorf("shutting down: %w", record.ErrBackpressure)
 	}
 	if p.key != nil {
@@ -301,7 +304,20 @@ func (a *app) Append(ctx context.Context, stream string, recs []record.Record) e
 			}
 		}
 	}
-	return p.stream.Append(ctx, recs)
+	err := p.stream.Append(ctx, recs)
+	switch {
+	case err == nil:
+		var n int
+		for i := range recs {
+			n += len(recs[i].Data)
+		}
+		a.metrics.incomingRecords.WithLabelValues(stream).Add(float64(len(recs)))
+		a.metrics.incomingBytes.WithLabelValues(stream).Add(float64(n))
+		a.metrics.incomingPuts.WithLabelValues(stream).Inc()
+	case errors.Is(err, record.ErrBackpressure):
+		a.metrics.throttled.WithLabelValues(stream).Add(float64(len(recs)))
+	}
+	return err
 }
 
 // List implements ingest.Streams.

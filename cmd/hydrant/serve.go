@@ -155,9 +155,10 @@ func (a *app) run(ctx context.Context, stdout io.Writer) error {
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", a.ingest.Handler())
+	mux.Handle("GET /metrics", a.metrics.handler())
 	mux.HandleFunc("GET /v1/pipelines", a.servePipelines)
 	mux.HandleFunc("GET /v1/pipelines/{name}", a.servePipeline)
-	return mux
+	return a.metrics.instrument(mux)
 }
 
 var _ ingest.Streams = (*app)(nil)

@@ -31,21 +31,23 @@ const usage = `hydrant: a self-hosted, Firehose-compatible delivery service
 Usage:
   hydrant serve    [--config FILE] [--listen ADDR] [--log-format text|json] [--log-level LEVEL] [--no-delivery]
   hydrant validate --config FILE
+  hydrant put      --stream NAME [--endpoint URL] [--partition-key-field F] [FILE...]
   hydrant version
 
 Run "hydrant COMMAND --help" for a command's flags.
-Environment: HYDRANT_CONFIG, HYDRANT_LISTEN, HYDRANT_LOG_FORMAT, HYDRANT_LOG_LEVEL.
+Environment: HYDRANT_CONFIG, HYDRANT_LISTEN, HYDRANT_LOG_FORMAT, HYDRANT_LOG_LEVEL,
+HYDRANT_ENDPOINT, HYDRANT_API_KEY.
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run executes one command and returns the process exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "validate":
 		err = cmdValidate(args[1:], stdout, stderr)
+	case "put":
+		err = cmdPut(ctx, args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		err = cmdVersion(stdout)
 	case "help", "-h", "--help":

@@ -158,9 +158,14 @@ func (c *Client) PutRecordBatch(ctx context.Context, stream string, records [][]
 
 // PutRecords sends an NDJSON (or JSON array, with contentType
 // "application/json") body to the plain batch door
-// PUT /v1/streams/{stream}/records. It retries on 503 and network errors.
-func (c *Client) PutRecords(ctx context.Context, stream, contentType string, body []byte) (*RecordsResponse, error) {
+// PUT /v1/streams/{stream}/records, with query parameters such as
+// partition_key_field or partial (nil for none). It retries on 503 and
+// network errors.
+func (c *Client) PutRecords(ctx context.Context, stream string, query url.Values, contentType string, body []byte) (*RecordsResponse, error) {
 	u := c.endpoint + "/v1/streams/" + url.PathEscape(stream) + "/records"
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
 	var out RecordsResponse
 	err := c.retry(ctx, func() error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, bytes.NewReader(body))

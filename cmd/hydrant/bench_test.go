@@ -44,18 +44,12 @@ const (
 	benchRecordBytes   = 1024
 )
 
-// benchRecord returns a 1 KiB JSON object (newline excluded).
-func benchRecord(i int) string {
-	head := fmt.Sprintf(`{"id":%d,"user":"user-%d","page":"/p/%d","pad":"`, i, i%1000, i%97)
-	return head + strings.Repeat("x", benchRecordBytes-len(head)-2) + `"}`
-}
-
 func benchBody(door string) ([]byte, string, string) {
 	var buf bytes.Buffer
 	switch door {
 	case "rest":
 		for i := range benchRecordsPerReq {
-			buf.WriteString(benchRecord(i))
+			buf.Write(benchRecord(i, benchRecordBytes, 1000))
 			buf.WriteByte('\n')
 		}
 		return buf.Bytes(), "/v1/streams/events/records", "application/x-ndjson"
@@ -66,7 +60,7 @@ func benchBody(door string) ([]byte, string, string) {
 				buf.WriteByte(',')
 			}
 			buf.WriteString(`{"Data":"`)
-			buf.WriteString(base64.StdEncoding.EncodeToString([]byte(benchRecord(i))))
+			buf.WriteString(base64.StdEncoding.EncodeToString(benchRecord(i, benchRecordBytes, 1000)))
 			buf.WriteString(`"}`)
 		}
 		buf.WriteString(`]}`)

@@ -32,6 +32,7 @@ Usage:
   hydrant serve    [--config FILE] [--listen ADDR] [--log-format text|json] [--log-level LEVEL] [--no-delivery]
   hydrant validate --config FILE
   hydrant put      --stream NAME [--endpoint URL] [--partition-key-field F] [FILE...]
+  hydrant bench    [--records N] [--size B] [--concurrency C] [--door firehose|rest] [--keys K] ...
   hydrant version
 
 Run "hydrant COMMAND --help" for a command's flags.
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdValidate(args[1:], stdout, stderr)
 	case "put":
 		err = cmdPut(ctx, args[1:], stdin, stdout, stderr)
+	case "bench":
+		err = cmdBench(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		err = cmdVersion(stdout)
 	case "help", "-h", "--help":

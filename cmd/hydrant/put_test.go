@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,7 +26,7 @@ stores:
   local: { type: directory, path: %s }
 pipelines:
   - name: events
-    destinations: [{ name: lake, type: directory, store: local }]
+    destinations: [{ name: lake, type: directory, store: local, buffer: { size: 1MiB, interval: 0s } }]
 `, filepath.Join(dir, "data"), filepath.Join(dir, "lake"))
 	cfg, err := configs.Parse(filepath.Join(dir, "h.yaml"), []byte(yaml), nil)
 	require.NoError(t, err)
@@ -79,4 +81,23 @@ func TestPut_Errors(t *testing.T) {
 	require.Equal(t, 1, code, "a record over the limit is reported and counted")
 	require.Contains(t, out.String(), "sent 1 records")
 	require.Contains(t, out.String(), "failed 1")
+}
+
+func TestBench_SendsWaitsAndReports(t *testing.T) {
+	a, url := testServer(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.pipelines[0].delivery.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"bench", "--endpoint", url, "--records", "2500", "--size", "200", "--batch", "100",
+		"--concurrency", "4", "--door", "rest"}, strings.NewReader(""), &out, &errOut)
+	require.Equal(t, 0, code, errOut.String())
+	require.Contains(t, out.String(), "sent 2500 records of 200 bytes")
+	require.Contains(t, out.String(), "end to end:")
+	require.Regexp(t, `server peak RSS: \d+ MiB`, out.String())
+	require.Equal(t, uint64(2500), a.pipelines[0].stream.Stats().AppendedRecords)
+
+	require.Equal(t, 2, run(t.Context(), []string{"bench", "--door", "kafka"}, strings.NewReader(""), &out, &errOut))
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hydrant-io/hydrant/configs"
+	"github.com/hydrant-io/hydrant/ingest/admin"
 	"github.com/hydrant-io/hydrant/ingest"
 )
 
@@ -156,6 +157,8 @@ func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", a.ingest.Handler())
 	mux.Handle("GET /metrics", a.metrics.handler())
+	mux.Handle("/ui", admin.Handler())
+	mux.Handle("/ui/", admin.Handler())
 	mux.HandleFunc("GET /v1/pipelines", a.servePipelines)
 	mux.HandleFunc("GET /v1/pipelines/{name}", a.servePipeline)
 	return a.metrics.instrument(mux)

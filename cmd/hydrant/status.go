@@ -12,8 +12,15 @@ import (
 // pipelineStatus is the JSON of GET /v1/pipelines/{name}.
 type pipelineStatus struct {
 	Name         string              `json:"name"`
+	Incoming     incomingStatus      `json:"incoming"`
 	Shards       []streams.ShardInfo `json:"shards"`
 	Destinations []destinationStatus `json:"destinations"`
+}
+
+// incomingStatus counts what the pipeline's stream accepted (durable).
+type incomingStatus struct {
+	Records uint64 `json:"records"`
+	Bytes   uint64 `json:"bytes"`
 }
 
 type destinationStatus struct {
@@ -25,7 +32,8 @@ type destinationStatus struct {
 }
 
 func (a *app) status(p *pipeline) pipelineStatus {
-	st := pipelineStatus{Name: p.name, Shards: p.stream.Shards()}
+	ss := p.stream.Stats()
+	st := pipelineStatus{Name: p.name, Shards: p.stream.Shards(), Incoming: incomingStatus{Records: ss.AppendedRecords, Bytes: ss.AppendedBytes}}
 	now := time.Now()
 	for _, d := range p.cfg.Destinations {
 		ds := destinationStatus{Name: d.Name, Type: d.Type, Backlog: p.stream.Backlog(d.Name)}

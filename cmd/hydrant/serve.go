@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/hydrant-io/hydrant/configs"
-	"github.com/hydrant-io/hydrant/ingest/admin"
 	"github.com/hydrant-io/hydrant/ingest"
+	"github.com/hydrant-io/hydrant/ingest/admin"
 )
 
 // defaultConfigPath is used by serve when --config is not given and it exists.

@@ -19,7 +19,8 @@
 # script (no pid file is written for it).
 #
 # Also makes sure the CLI tools the compression tests decode with (gzip,
-# unzip, zstd) are installed, with apt-get on Debian.
+# unzip, zstd) and the headless browser of the dashboard test (Debian's
+# chromium) are installed, with apt-get on Debian.
 set -euo pipefail
 CACHE=${HYDRANT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hydrant}
 STATE=${HYDRANT_STATE:-$CACHE/state}
@@ -49,6 +50,7 @@ ensure_tools() {
   command -v unzip >/dev/null || missing+=(unzip)
   command -v zstd >/dev/null || missing+=(zstd)
   command -v curl >/dev/null || missing+=(curl)
+  command -v chromium >/dev/null || missing+=(chromium) # the dashboard's browser test
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]}"
   as_root apt-get update -qq

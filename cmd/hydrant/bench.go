@@ -246,14 +246,7 @@ func resolvedRecords(ctx context.Context, hc *http.Client, endpoint, stream stri
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		return 0, fmt.Errorf("pipeline status: %s: %s", resp.Status, b)
 	}
-	var st struct {
-		Destinations []struct {
-			Stats struct {
-				DeliveredRecords int64
-				BackedUpRecords  map[string]int64
-			} `json:"stats"`
-		} `json:"destinations"`
-	}
+	var st pipelineStatus // the server's own shape (status.go)
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return 0, fmt.Errorf("pipeline status: %w", err)
 	}

@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,8 +16,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/hydrant-io/hydrant/configs"
 )
 
 // BenchmarkIngest measures the whole server over loopback, as issue 2 asks:
@@ -71,37 +66,26 @@ func benchBody(door string) ([]byte, string, string) {
 func benchIngest(b *testing.B, door string, deliver bool) {
 	dir, err := os.MkdirTemp(benchDir(), "hydrant-bench-")
 	require.NoError(b, err)
-	defer os.RemoveAll(dir)
-	yaml := fmt.Sprintf(`server:
-  listen: 127.0.0.1:0
-  data_dir: %s
+	b.Cleanup(func() { os.RemoveAll(dir) }) // after the app closes (cleanups run last first)
+	a := testApp(b, dir, `server:
+  data_dir: %[1]s
   limits: { max_backlog_bytes: 100GiB }
 stores:
-  local: { type: directory, path: %s }
+  local: { type: directory, path: %[2]s }
 pipelines:
   - name: events
     processors: [{ type: append_delimiter }]
     destinations:
       - { name: lake, type: directory, store: local, buffer: { size: 5MiB, interval: 10s } }
-`, filepath.Join(dir, "data"), filepath.Join(dir, "lake"))
-	cfg, err := configs.Parse(filepath.Join(dir, "hydrant.yaml"), []byte(yaml), nil)
-	require.NoError(b, err)
-	a, err := build(b.Context(), cfg, slog.New(slog.DiscardHandler))
-	require.NoError(b, err)
-	defer a.close()
+`)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
 	srv := &http.Server{Handler: a.handler()}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	var deliveryDone sync.WaitGroup
 	if deliver {
-		for _, p := range a.pipelines {
-			deliveryDone.Go(func() { _ = p.delivery.Run(ctx) })
-		}
+		startDelivery(b, a)
 	}
-	defer func() { cancel(); deliveryDone.Wait() }()
 
 	body, path, ctype := benchBody(door)
 	url := "http://" + ln.Addr().String() + path

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -348,14 +346,13 @@ func TestCompose_DashboardQueriesOnlyMetricsTheServerExports(t *testing.T) {
 		require.Contains(t, want, n)
 	}
 
-	dir := t.TempDir()
 	// A budget below one request's size: the first request is admitted (the
 	// check is soft), the next is throttled until delivery trims the log.
-	yaml := fmt.Sprintf(`server:
-  data_dir: %s
+	a := testApp(t, t.TempDir(), `server:
+  data_dir: %[1]s
   limits: { max_backlog_bytes: 1KiB }
 stores:
-  local: { type: directory, path: %s }
+  local: { type: directory, path: %[2]s }
 pipelines:
   - name: events
     processors:
@@ -368,12 +365,7 @@ pipelines:
         prefix: "customer=!{partitionKeyFromQuery:customer_id}/"
         error_output_prefix: "errors/!{firehose:error-output-type}/"
         buffer: { size: 1MiB, interval: 0s }
-`, filepath.Join(dir, "data"), filepath.Join(dir, "lake"))
-	cfg, err := configs.Parse(filepath.Join(dir, "h.yaml"), []byte(yaml), nil)
-	require.NoError(t, err)
-	a, err := build(t.Context(), cfg, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	defer a.close()
+`)
 	h := a.handler()
 	put := func(body string) int {
 		w := httptest.NewRecorder()
@@ -392,10 +384,7 @@ pipelines:
 	require.Equal(t, http.StatusOK, put(strings.Join(lines, "\n")))
 	require.Equal(t, http.StatusServiceUnavailable, put(`{"customer_id":"c0"}`), "over the disk budget")
 
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.pipelines[0].delivery.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	startDelivery(t, a)
 
 	const delivered = `hydrant_delivery_records_total{destination="lake",pipeline="events",type="directory"}`
 	const backedUp = `hydrant_backup_records_total{destination="lake",error_output_type="partition-key-failed",pipeline="events"}`

@@ -1,21 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/hydrant-io/hydrant/configs"
 )
 
 // scrape returns the value of one metric line from /metrics, or "".
@@ -33,25 +27,16 @@ func scrape(t *testing.T, h http.Handler, series string) string {
 }
 
 func TestMetrics_CountExactlyWhatWasSentAndDelivered(t *testing.T) {
-	dir := t.TempDir()
-	yaml := fmt.Sprintf(`server: { data_dir: %s }
+	a := testApp(t, t.TempDir(), `server: { data_dir: %[1]s }
 stores:
-  local: { type: directory, path: %s }
+  local: { type: directory, path: %[2]s }
 pipelines:
   - name: events
     processors: [{ type: append_delimiter }]
     destinations:
       - { name: lake, type: directory, store: local, buffer: { size: 1MiB, interval: 0s } }
-`, filepath.Join(dir, "data"), filepath.Join(dir, "lake"))
-	cfg, err := configs.Parse(filepath.Join(dir, "h.yaml"), []byte(yaml), nil)
-	require.NoError(t, err)
-	a, err := build(t.Context(), cfg, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	defer a.close()
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.pipelines[0].delivery.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+`)
+	startDelivery(t, a)
 	h := a.handler()
 
 	sent, bytes := 0, 0

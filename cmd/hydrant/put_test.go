@@ -2,37 +2,26 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/hydrant-io/hydrant/configs"
 )
 
 // testServer runs the app's doors (no delivery) on httptest.
 func testServer(t *testing.T) (*app, string) {
 	t.Helper()
-	dir := t.TempDir()
-	yaml := fmt.Sprintf(`server: { data_dir: %s }
+	a := testApp(t, t.TempDir(), `server: { data_dir: %[1]s }
 stores:
-  local: { type: directory, path: %s }
+  local: { type: directory, path: %[2]s }
 pipelines:
   - name: events
     destinations: [{ name: lake, type: directory, store: local, buffer: { size: 1MiB, interval: 0s } }]
-`, filepath.Join(dir, "data"), filepath.Join(dir, "lake"))
-	cfg, err := configs.Parse(filepath.Join(dir, "h.yaml"), []byte(yaml), nil)
-	require.NoError(t, err)
-	a, err := build(t.Context(), cfg, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(a.close)
+`)
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
 	return a, srv.URL
@@ -85,10 +74,7 @@ func TestPut_Errors(t *testing.T) {
 
 func TestBench_SendsWaitsAndReports(t *testing.T) {
 	a, url := testServer(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.pipelines[0].delivery.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	startDelivery(t, a)
 
 	var out, errOut bytes.Buffer
 	code := run(t.Context(), []string{"bench", "--endpoint", url, "--records", "2500", "--size", "200", "--batch", "100",

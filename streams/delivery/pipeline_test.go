@@ -367,16 +367,11 @@ func TestDelivery_CancelDrainsBufferedRecords(t *testing.T) {
 	s := openStream(t, 2)
 	want := appendN(t, s, 0, 50)
 	sink := &fakeSink{}
-	p, err := New(Options{Name: "p", Stream: s, Destinations: []*Destination{{
+	p, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
 		Name: "d", Sink: sink, Backup: &fakeBackup{}, Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Hour},
 	}}})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
 	eventually(t, "records buffered", func() bool { return p.Stats("d").Freshness(time.Now()) > 0 })
-	cancel()
-	require.NoError(t, <-done)
+	stop()
 	require.Equal(t, want, sink.delivered())
 	require.True(t, committedAll(s))
 }
@@ -385,16 +380,11 @@ func TestDelivery_HardStopLeavesBatchUncommitted(t *testing.T) {
 	s := openStream(t, 1)
 	appendN(t, s, 0, 5)
 	sink := &fakeSink{block: make(chan struct{})} // never released: the sink hangs
-	p, err := New(Options{Name: "p", Stream: s, DrainTimeout: 10 * time.Millisecond, Destinations: []*Destination{{
+	p, stop := runPipeline(t, Options{Stream: s, DrainTimeout: 10 * time.Millisecond, Destinations: []*Destination{{
 		Name: "d", Sink: sink, Backup: &fakeBackup{}, Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Hour},
 	}}})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
 	eventually(t, "records buffered", func() bool { return p.Stats("d").Freshness(time.Now()) > 0 })
-	cancel()
-	require.NoError(t, <-done)
+	stop()
 	require.Equal(t, uint64(0), s.Checkpoint("d", s.Shards()[0].ID), "an undelivered batch is never committed")
 }
 
@@ -523,17 +513,12 @@ func TestDelivery_ActivePartitionCapSendsOverflowToBackup(t *testing.T) {
 	appendKeyed(t, s, "a", "b", "c", "a", "c")
 	sink := &partSink{}
 	bk := &fakeBackup{}
-	p, err := New(Options{Name: "p", Stream: s, Destinations: []*Destination{{
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
 		Name: "d", Sink: sink, Backup: bk, MaxPartitions: 2,
 		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Hour},
 	}}})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
 	eventually(t, "overflow backed up", func() bool { return len(bk.data(ActivePartitionExceeded)) == 2 })
-	cancel() // drain flushes the two open partitions
-	require.NoError(t, <-done)
+	stop() // drain flushes the two open partitions
 	require.Equal(t, []string{"c-2", "c-4"}, bk.data(ActivePartitionExceeded))
 	require.Equal(t, []string{"a-0", "a-3", "b-1"}, sink.delivered())
 	require.True(t, committedAll(s))
@@ -548,17 +533,12 @@ func TestDelivery_BufferedBytesCapFlushesTheBiggestPartitionEarly(t *testing.T) 
 	// charged for their slabs), and no partition full by its own policy.
 	require.NoError(t, s.Append(t.Context(), []record.Record{rec("a", 0), rec("a", 1), rec("b", 2), rec("a", 3)}))
 	sink := &partSink{}
-	p, err := New(Options{Name: "p", Stream: s, Destinations: []*Destination{{
+	_, stop := runPipeline(t, Options{Stream: s, Destinations: []*Destination{{
 		Name: "d", Sink: sink, Backup: &fakeBackup{}, MaxBufferedBytes: 10000,
 		Policy: buffer.Policy{MaxBytes: 10000, Interval: time.Hour},
 	}}})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
 	eventually(t, "an early flush", func() bool { return len(sink.delivered()) > 0 })
-	cancel()
-	require.NoError(t, <-done)
+	stop()
 	first := sink.batches[0].Records
 	require.Len(t, first, 3, "the biggest partition went first")
 	for _, r := range first {

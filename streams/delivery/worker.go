@@ -182,7 +182,7 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 			k, err := partitioner.Partition(&r)
 			if err != nil {
 				typ := record.ErrorType(err, PartitionKeyFailed)
-				failed[typ] = append(failed[typ], sinks.Failed{Record: r, Attempts: 1, Code: errorCode(typ), Message: err.Error(), Ended: now})
+				failed.add(typ, r, 1, err.Error(), now)
 				continue
 			}
 			key = k
@@ -190,8 +190,7 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 		part := w.parts[key]
 		if part == nil {
 			if len(w.parts) >= w.d.maxPartitions() {
-				failed[ActivePartitionExceeded] = append(failed[ActivePartitionExceeded], sinks.Failed{Record: r, Attempts: 1,
-					Code: errorCode(ActivePartitionExceeded), Message: fmt.Sprintf("more than %d active partitions", w.d.maxPartitions()), Ended: now})
+				failed.add(ActivePartitionExceeded, r, 1, fmt.Sprintf("more than %d active partitions", w.d.maxPartitions()), now)
 				continue
 			}
 			part = &partition{key: key, b: buffer.New(w.d.Policy, buffer.ClockFunc(w.p.opts.Now)), first: r.Seq}
@@ -217,10 +216,8 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 			return false
 		}
 	}
-	for _, typ := range slices.Sorted(maps.Keys(failed)) {
-		if w.backup(ctx, typ, failed[typ]) != nil {
-			return false
-		}
+	if w.backupAll(ctx, failed) != nil {
+		return false
 	}
 	// Bounded memory with many partitions: over the worker's budget, flush
 	// the biggest partitions early, down to half the budget, so that one
@@ -379,9 +376,9 @@ func (w *worker) commit(ctx context.Context, force bool) bool {
 
 // process runs the processor chain, returning the records that go on and
 // those that failed. Dropped records simply disappear.
-func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.Record, failed map[string][]sinks.Failed, err error) {
+func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.Record, failed failures, err error) {
 	ok = in
-	failed = map[string][]sinks.Failed{}
+	failed = failures{}
 	// source finds the record as read from the stream, so a record failed
 	// by a later processor is backed up with its raw data, as Firehose
 	// does. Processors keep Seq; in is sorted by it (one shard, in order).
@@ -395,12 +392,12 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 	// sub-records of one aggregate share its Seq, and the backup holds the
 	// raw source, so N failed sub-records must not copy it N times.
 	backedUp := map[uint64]bool{}
-	fail := func(typ string, r record.Record, attempts int, code, msg string, now time.Time) {
+	fail := func(typ string, r record.Record, attempts int, msg string, now time.Time) {
 		if backedUp[r.Seq] {
 			return
 		}
 		backedUp[r.Seq] = true
-		failed[typ] = append(failed[typ], sinks.Failed{Record: source(r), Attempts: attempts, Code: code, Message: msg, Ended: now})
+		failed.add(typ, source(r), attempts, msg, now)
 	}
 	for _, proc := range w.d.Processors {
 		if len(ok) == 0 {
@@ -428,7 +425,7 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 		now := w.p.opts.Now()
 		if err != nil {
 			for _, r := range ok {
-				fail(ProcessingFailed, r, w.p.opts.ProcessorRetries+1, errorCode(ProcessingFailed), err.Error(), now)
+				fail(ProcessingFailed, r, w.p.opts.ProcessorRetries+1, err.Error(), now)
 			}
 			return nil, failed, nil
 		}
@@ -447,7 +444,7 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 				// A processor may name another error output type, e.g.
 				// jq_metadata's partition-key-failed.
 				typ := record.ErrorType(r.Err, ProcessingFailed)
-				fail(typ, ok[i], 1, errorCode(typ), msg, now)
+				fail(typ, ok[i], 1, msg, now)
 			}
 		}
 		ok = next
@@ -477,7 +474,7 @@ func (w *worker) write(ctx context.Context, b *record.Batch, start time.Time) er
 		// the retry window is over, backed up under its error output type
 		// (the destination's, unless the error names another one).
 		var retry, delivered []record.Record
-		giveUp := map[string][]sinks.Failed{}
+		giveUp := failures{}
 		expired := !now.Before(deadline)
 		consider := func(r record.Record, ferr error) {
 			if !sinks.IsPermanent(ferr) && !expired {
@@ -485,7 +482,7 @@ func (w *worker) write(ctx context.Context, b *record.Batch, start time.Time) er
 				return
 			}
 			typ := record.ErrorType(ferr, w.d.ErrorType)
-			giveUp[typ] = append(giveUp[typ], sinks.Failed{Record: r, Attempts: attempt, Code: errorCode(typ), Message: ferr.Error(), Ended: now})
+			giveUp.add(typ, r, attempt, ferr.Error(), now)
 		}
 		var be *sinks.BatchError
 		if errors.As(err, &be) {
@@ -504,10 +501,8 @@ func (w *worker) write(ctx context.Context, b *record.Batch, start time.Time) er
 		if len(delivered) > 0 {
 			w.stats.addDelivered(&record.Batch{Records: delivered}, now)
 		}
-		for _, typ := range slices.Sorted(maps.Keys(giveUp)) {
-			if err := w.backup(ctx, typ, giveUp[typ]); err != nil {
-				return err
-			}
+		if err := w.backupAll(ctx, giveUp); err != nil {
+			return err
 		}
 		pending = retry
 		if len(pending) == 0 {
@@ -523,6 +518,24 @@ func (w *worker) write(ctx context.Context, b *record.Batch, start time.Time) er
 			wait = max(left, 0)
 		}
 		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// failures collects records on their way to the backup, by error output
+// type.
+type failures map[string][]sinks.Failed
+
+func (f failures) add(typ string, r record.Record, attempts int, msg string, now time.Time) {
+	f[typ] = append(f[typ], sinks.Failed{Record: r, Attempts: attempts, Code: errorCode(typ), Message: msg, Ended: now})
+}
+
+// backupAll writes every type's failures, in a stable order.
+func (w *worker) backupAll(ctx context.Context, f failures) error {
+	for _, typ := range slices.Sorted(maps.Keys(f)) {
+		if err := w.backup(ctx, typ, f[typ]); err != nil {
 			return err
 		}
 	}

@@ -3,91 +3,154 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 )
 
-// chromium renders url headless, letting the page's scripts run for
-// budget of virtual time, and returns the resulting DOM; it also saves a
-// screenshot to shot.
-func chromium(t *testing.T, url, shot string, budget time.Duration) string {
+// browser starts Debian's headless chromium under chromedp; the context
+// lives as long as the test.
+func browser(t *testing.T) context.Context {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	require.NoError(t, err, "Debian's chromium is needed (scripts/services.sh up installs it)")
-	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + t.TempDir(),
-		"--window-size=1280,1000", "--virtual-time-budget=" + strconv.Itoa(int(budget.Milliseconds()))}
-	out, err := exec.Command(bin, append(flags, "--dump-dom", url)...).Output()
-	require.NoError(t, err, "chromium --dump-dom")
-	require.NoError(t, exec.Command(bin, append(flags, "--screenshot="+shot, url)...).Run(), "chromium --screenshot")
-	return string(out)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	require.NoError(t, chromedp.Do(ctx), "start chromium")
+	return ctx
 }
 
-// metricValue finds data-value of the element with data-metric=name.
-func metricValue(dom, name string) (string, bool) {
-	re := regexp.MustCompile(`<[^>]*data-metric="` + regexp.QuoteMeta(name) + `"[^>]*>`)
-	tag := re.FindString(dom)
-	if tag == "" {
-		return "", false
-	}
-	m := regexp.MustCompile(`data-value="([^"]*)"`).FindStringSubmatch(tag)
-	if m == nil {
-		return "", false
-	}
-	return m[1], true
+// pageMetrics reads the data-value of every data-metric element named in
+// names, as the page shows them now.
+func pageMetrics(t *testing.T, ctx context.Context, names ...string) map[string]string {
+	t.Helper()
+	js := `(names => Object.fromEntries(names.map(n => {
+		const el = document.querySelector('[data-metric="' + n + '"]');
+		return [n, el && el.dataset.value !== undefined ? el.dataset.value : ""];
+	})))(` + mustJSON(t, names) + `)`
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](js))
+	require.NoError(t, err)
+	return got
 }
 
-func TestUI_DashboardShowsWhatThePipelineAPIReports(t *testing.T) {
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// pipelineStats is what /v1/pipelines/{name} reports for the first
+// destination and the pipeline's ingest.
+func pipelineStats(t *testing.T, addr, name string) (incoming, delivered int64) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/v1/pipelines/" + name)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var st struct {
+		Incoming struct {
+			Records int64 `json:"records"`
+		} `json:"incoming"`
+		Destinations []struct {
+			Stats struct{ DeliveredRecords int64 } `json:"stats"`
+		} `json:"destinations"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	return st.Incoming.Records, st.Destinations[0].Stats.DeliveredRecords
+}
+
+// The dashboard is loaded once; records are then sent in rounds. After each
+// round the page itself (no reload) must show the new count, a positive
+// rate while records flow, and in the end the counts /v1/pipelines reports.
+func TestUI_NumbersMoveLiveAndMatchThePipelineAPI(t *testing.T) {
 	dir, addr := t.TempDir(), freeAddr(t)
 	srv := startServer(t, writeConfig(t, dir, addr, "        buffer: { size: 1MiB, interval: 0s }\n"), addr)
-	var lines []string
-	for i := range 1500 {
-		lines = append(lines, fmt.Sprintf(`{"n":%d}`, i))
-	}
-	sendLines(t, addr, "events", lines)
+	ctx := browser(t)
 
-	var delivered int64
-	waitFor(t, time.Minute, "delivery", func() bool {
-		resp, err := http.Get("http://" + addr + "/v1/pipelines/events")
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var st struct {
-			Destinations []struct {
-				Stats struct{ DeliveredRecords int64 } `json:"stats"`
-			} `json:"destinations"`
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate("http://"+addr+"/ui"),
+		chromedp.WaitVisible(`[data-metric="connection"][data-value="live"]`),
+		// A marker that a reload would wipe out.
+		chromedp.Evaluate[chromedp.Void](`window.hydrantTestMarker = 42; undefined`),
+	))
+
+	const rounds, perRound = 4, 300
+	sent, sawRate := 0, false
+	for round := range rounds {
+		lines := make([]string, perRound)
+		for i := range lines {
+			lines[i] = fmt.Sprintf(`{"round":%d,"n":%d}`, round, i)
 		}
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
-		delivered = st.Destinations[0].Stats.DeliveredRecords
-		return delivered == 1500
+		sendLines(t, addr, "events", lines)
+		sent += perRound
+		waitFor(t, 30*time.Second, fmt.Sprintf("the page to show %d records written", sent), func() bool {
+			m := pageMetrics(t, ctx, "incoming-records", "incoming-records-per-sec")
+			if rate, err := strconv.ParseFloat(m["incoming-records-per-sec"], 64); err == nil && rate > 0 {
+				sawRate = true
+			}
+			return m["incoming-records"] == strconv.Itoa(sent)
+		})
+	}
+	require.True(t, sawRate, "the incoming rate rose above zero while records flowed")
+
+	waitFor(t, time.Minute, "delivery of every record", func() bool {
+		_, delivered := pipelineStats(t, addr, "events")
+		return delivered == int64(sent)
 	})
+	incoming, delivered := pipelineStats(t, addr, "events")
+	waitFor(t, 30*time.Second, "the page to show the delivered count", func() bool {
+		return pageMetrics(t, ctx, "delivered-records")["delivered-records"] == strconv.FormatInt(delivered, 10)
+	})
+	m := pageMetrics(t, ctx, "incoming-records", "delivered-records", "connection", "failure-count")
+	require.Equal(t, strconv.FormatInt(incoming, 10), m["incoming-records"], "the page's count is the API's")
+	require.Equal(t, strconv.FormatInt(delivered, 10), m["delivered-records"])
+	require.Equal(t, "live", m["connection"])
 
-	out := filepath.Join(os.TempDir(), "hydrant-ui-test")
-	require.NoError(t, os.MkdirAll(out, 0o755))
-	shot := filepath.Join(out, "ui.png")
-	dom := chromium(t, "http://"+addr+"/ui", shot, 4*time.Second)
-	t.Logf("screenshot: %s", shot)
-
-	state, ok := metricValue(dom, "connection")
-	require.True(t, ok, "the page marks its connection state")
-	require.Equal(t, "live", state, "the page fetched /v1/pipelines")
-	got, ok := metricValue(dom, "delivered-records")
-	require.True(t, ok, "the page shows delivered records")
-	require.Equal(t, strconv.FormatInt(delivered, 10), got, "the number on the page is the API's")
-	written, ok := metricValue(dom, "incoming-records")
-	require.True(t, ok)
-	require.Equal(t, "1500", written)
-	fi, err := os.Stat(shot)
+	marker, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.hydrantTestMarker || 0`))
 	require.NoError(t, err)
-	require.Positive(t, fi.Size())
+	require.Equal(t, 42, marker, "the page updated itself without a reload")
+
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 means PNG
+	require.NoError(t, err)
+	require.NotEmpty(t, png)
+	shot := filepath.Join(t.ArtifactDir(), "ui.png")
+	require.NoError(t, os.WriteFile(shot, png, 0o644))
+	t.Logf("screenshot: %s (kept with go test -artifacts)", shot)
+	require.NoError(t, srv.stop())
+}
+
+// The page fits a phone's width: nothing overflows horizontally at 390 px.
+func TestUI_FitsAPhoneWidth(t *testing.T) {
+	dir, addr := t.TempDir(), freeAddr(t)
+	srv := startServer(t, writeConfig(t, dir, addr, ""), addr)
+	ctx := browser(t)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate("http://"+addr+"/ui"),
+		chromedp.WaitVisible(`[data-metric="connection"][data-value="live"]`),
+	))
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	require.NoError(t, err)
+	require.False(t, overflow, "the dashboard scrolls sideways at phone width")
 	require.NoError(t, srv.stop())
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hydrant-io/hydrant/streams/delivery"
 )
 
 // metrics are the ingest-side counters, kept as Prometheus instruments on
@@ -101,10 +103,16 @@ var (
 		"Records written to the backup, by error output type.", []string{"pipeline", "destination", "error_output_type"}, nil)
 	descDropped = prometheus.NewDesc("hydrant_dropped_records_total",
 		"Records a processor dropped (result Dropped).", []string{"pipeline", "destination"}, nil)
-	descProcessing = prometheus.NewDesc("hydrant_execute_processing_duration_seconds_total",
-		"Time spent in processor calls, Firehose's ExecuteProcessing.Duration (sum).", []string{"pipeline", "destination"}, nil)
+	descProcessing = prometheus.NewDesc("hydrant_execute_processing_duration_seconds",
+		"Time spent in processor calls, Firehose's ExecuteProcessing.Duration.", []string{"pipeline", "destination"}, nil)
 	descProcessingCalls = prometheus.NewDesc("hydrant_execute_processing_calls_total",
 		"Processor calls by result, Firehose's ExecuteProcessing.Success.", []string{"pipeline", "destination", "result"}, nil)
+	descSucceedConversion = prometheus.NewDesc("hydrant_succeed_conversion_records_total",
+		"Records converted to Parquet or ORC and delivered, Firehose's SucceedConversion.Records.", []string{"pipeline", "destination"}, nil)
+	descFailedConversion = prometheus.NewDesc("hydrant_failed_conversion_records_total",
+		"Records that did not fit the schema, Firehose's FailedConversion.Records.", []string{"pipeline", "destination"}, nil)
+	descPartitions = prometheus.NewDesc("hydrant_partition_count",
+		"Active partitions (buffers) of a destination, Firehose's PartitionCount.", []string{"pipeline", "destination"}, nil)
 	descBacklog = prometheus.NewDesc("hydrant_stream_backlog_bytes",
 		"Bytes of the stream log a destination has not committed yet, per shard.", []string{"pipeline", "destination", "shard"}, nil)
 	descBacklogRecords = prometheus.NewDesc("hydrant_stream_backlog_records",
@@ -117,7 +125,7 @@ var (
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDeliveryRecords, descDeliveryBytes, descAttempts, descFreshness, descBackup,
-		descDropped, descProcessing, descProcessingCalls, descBacklog, descBacklogRecords, descStreamBytes, descRetentionDropped} {
+		descDropped, descProcessing, descProcessingCalls, descSucceedConversion, descFailedConversion, descPartitions, descBacklog, descBacklogRecords, descStreamBytes, descRetentionDropped} {
 		ch <- d
 	}
 }
@@ -149,9 +157,14 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 				counter(descBackup, float64(n), p.name, d.Name, typ)
 			}
 			counter(descDropped, float64(s.DroppedRecords), p.name, d.Name)
-			counter(descProcessing, s.ProcessingTime.Seconds(), p.name, d.Name)
+			ch <- prometheus.MustNewConstSummary(descProcessing, uint64(s.ProcessingCalls), s.ProcessingTime.Seconds(), nil, p.name, d.Name)
 			counter(descProcessingCalls, float64(s.ProcessingCalls-s.ProcessingFailed), p.name, d.Name, "success")
 			counter(descProcessingCalls, float64(s.ProcessingFailed), p.name, d.Name, "failure")
+			if d.Format.Type == "parquet" || d.Format.Type == "orc" {
+				counter(descSucceedConversion, float64(s.DeliveredRecords), p.name, d.Name)
+				counter(descFailedConversion, float64(s.BackedUpRecords[delivery.FormatConversionFailed]), p.name, d.Name)
+			}
+			gauge(descPartitions, float64(st.Partitions()), p.name, d.Name)
 			for _, b := range p.stream.Backlog(d.Name) {
 				gauge(descBacklog, float64(b.Bytes), p.name, d.Name, string(b.Shard))
 				gauge(descBacklogRecords, float64(b.Records), p.name, d.Name, string(b.Shard))

@@ -5,6 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,4 +73,68 @@ pipelines:
 	require.Equal(t, fmt.Sprint(bytes+sent), scrape(t, h, `hydrant_delivery_bytes_total{destination="lake",pipeline="events",type="directory"}`),
 		"delivered bytes include the delimiters append_delimiter added")
 	require.Equal(t, "", scrape(t, h, `hydrant_backup_records_total{destination="lake",error_output_type="s3-failed",pipeline="events"}`))
+}
+
+// A destination whose store cannot be written: with no retry window every
+// record goes to the backup at once, and the metrics say exactly that.
+func TestMetrics_CountExactlyWhatFailed(t *testing.T) {
+	dir := t.TempDir()
+	blocked := filepath.Join(dir, "blocked")
+	a := testApp(t, dir, `server: { data_dir: %[1]s }
+stores:
+  local: { type: directory, path: %[2]s }
+  blocked: { type: directory, path: `+blocked+` }
+pipelines:
+  - name: events
+    stream: { shards: 1 }
+    processors:
+      - { type: jq_metadata, partition_keys: { k: .k } }
+    destinations:
+      - name: lake
+        type: directory
+        store: blocked
+        prefix: "k=!{partitionKeyFromQuery:k}/"
+        buffer: { size: 1MiB, interval: 0s }
+        retry: { duration: 0s }
+        backup: { store: local, prefix: "source/" }
+`)
+	// The store checked its directory at start; it is a file from now on.
+	require.NoError(t, os.Remove(blocked))
+	require.NoError(t, os.WriteFile(blocked, []byte("not a directory"), 0o644))
+	h := a.handler()
+	var lines []string
+	const good, noKey = 40, 7
+	for i := range good {
+		lines = append(lines, fmt.Sprintf(`{"k":"p%d","i":%d}`, i%5, i))
+	}
+	for i := range noKey {
+		lines = append(lines, fmt.Sprintf(`{"i":%d}`, i))
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/v1/streams/events/records", strings.NewReader(strings.Join(lines, "\n"))))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	startDelivery(t, a)
+
+	const failed = `hydrant_backup_records_total{destination="lake",error_output_type="s3-failed",pipeline="events"}`
+	const keyFailed = `hydrant_backup_records_total{destination="lake",error_output_type="partition-key-failed",pipeline="events"}`
+	deadline := time.Now().Add(30 * time.Second)
+	for scrape(t, h, failed) != fmt.Sprint(good) || scrape(t, h, keyFailed) != fmt.Sprint(noKey) {
+		require.True(t, time.Now().Before(deadline), "the records did not reach the backup")
+		time.Sleep(10 * time.Millisecond)
+	}
+	const labels = `{destination="lake",pipeline="events",type="directory"}`
+	require.Equal(t, "0", scrape(t, h, `hydrant_delivery_records_total`+labels))
+	require.Equal(t, "0", scrape(t, h, `hydrant_delivery_bytes_total`+labels))
+	require.Equal(t, "0", scrape(t, h, `hydrant_delivery_attempts_total{destination="lake",pipeline="events",result="success",type="directory"}`))
+	failures, err := strconv.Atoi(scrape(t, h, `hydrant_delivery_attempts_total{destination="lake",pipeline="events",result="failure",type="directory"}`))
+	require.NoError(t, err)
+	// One attempt per partition flush (5 keys), each batch read may split them.
+	require.GreaterOrEqual(t, failures, 5)
+	calls := scrape(t, h, `hydrant_execute_processing_calls_total{destination="lake",pipeline="events",result="success"}`)
+	require.NotEqual(t, "0", calls)
+	require.Equal(t, calls, scrape(t, h, `hydrant_execute_processing_duration_seconds_count{destination="lake",pipeline="events"}`),
+		"every processor call is timed")
+	require.Equal(t, "0", scrape(t, h, `hydrant_execute_processing_calls_total{destination="lake",pipeline="events",result="failure"}`))
+	require.Equal(t, "0", scrape(t, h, `hydrant_partition_count{destination="lake",pipeline="events"}`), "every partition was resolved")
+	require.Equal(t, fmt.Sprint(good+noKey), scrape(t, h, `hydrant_incoming_records_total{pipeline="events"}`))
 }

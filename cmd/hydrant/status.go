@@ -27,6 +27,7 @@ type destinationStatus struct {
 	Name             string                 `json:"name"`
 	Type             string                 `json:"type"`
 	FreshnessSeconds float64                `json:"data_freshness_seconds"`
+	Partitions       int                    `json:"active_partitions"`
 	Backlog          []streams.ShardBacklog `json:"backlog"`
 	Stats            delivery.StatsSnapshot `json:"stats"`
 }
@@ -40,6 +41,7 @@ func (a *app) status(p *pipeline) pipelineStatus {
 		if s := p.delivery.Stats(d.Name); s != nil {
 			ds.Stats = s.Snapshot()
 			ds.FreshnessSeconds = s.Freshness(now).Seconds()
+			ds.Partitions = s.Partitions()
 		}
 		st.Destinations = append(st.Destinations, ds)
 	}

@@ -19,6 +19,8 @@ type Stats struct {
 	// oldest holds, per shard, the arrival time of the oldest record read
 	// but not yet resolved; freshness is the age of the oldest of them.
 	oldest map[record.ShardID]time.Time
+	// partitions holds, per shard, the number of active partitions.
+	partitions map[record.ShardID]int
 }
 
 // StatsSnapshot is a copy of a destination's counters.
@@ -41,7 +43,7 @@ type Failure struct {
 }
 
 func newStats() *Stats {
-	return &Stats{s: StatsSnapshot{BackedUpRecords: map[string]int64{}}, oldest: map[record.ShardID]time.Time{}}
+	return &Stats{s: StatsSnapshot{BackedUpRecords: map[string]int64{}}, oldest: map[record.ShardID]time.Time{}, partitions: map[record.ShardID]int{}}
 }
 
 // Snapshot copies the counters.
@@ -114,16 +116,34 @@ func (s *Stats) observeProcessing(d time.Duration, ok bool) {
 	}
 }
 
-// setOldest records the arrival of the oldest unresolved record of a shard;
-// the zero time means the shard has nothing pending.
-func (s *Stats) setOldest(shard record.ShardID, t time.Time) {
+// setShard records the arrival of the oldest unresolved record of a shard
+// (the zero time means the shard has nothing pending) and its number of
+// active partitions.
+func (s *Stats) setShard(shard record.ShardID, oldest time.Time, partitions int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.IsZero() {
+	if partitions == 0 {
+		delete(s.partitions, shard)
+	} else {
+		s.partitions[shard] = partitions
+	}
+	if oldest.IsZero() {
 		delete(s.oldest, shard)
 		return
 	}
-	s.oldest[shard] = t
+	s.oldest[shard] = oldest
+}
+
+// Partitions is the number of active partitions (buffers) over all shards,
+// Firehose's PartitionCount.
+func (s *Stats) Partitions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, p := range s.partitions {
+		n += p
+	}
+	return n
 }
 
 // Freshness is the age of the oldest record read but not yet delivered

@@ -27,6 +27,9 @@ const (
 	// ActivePartitionExceeded: the record would have opened a partition
 	// past the destination's cap.
 	ActivePartitionExceeded = "active-partition-exceeded"
+	// FormatConversionFailed: the record did not fit the destination's
+	// Parquet or ORC schema (reported by the sink).
+	FormatConversionFailed = "format-conversion-failed"
 )
 
 // worker delivers one shard to one destination. It owns its reader and its
@@ -284,7 +287,8 @@ func (w *worker) nextDeadline() (time.Time, bool) {
 	return next, found
 }
 
-// updateOldest publishes the arrival of the oldest buffered record.
+// updateOldest publishes the arrival of the oldest buffered record and the
+// number of active partitions.
 func (w *worker) updateOldest() {
 	var oldest time.Time
 	for _, p := range w.parts {
@@ -292,7 +296,7 @@ func (w *worker) updateOldest() {
 			oldest = p.oldest
 		}
 	}
-	w.stats.setOldest(w.shard, oldest)
+	w.stats.setShard(w.shard, oldest, len(w.parts))
 }
 
 // flush delivers the given partitions, up to the destination's MaxInFlight

@@ -246,6 +246,7 @@
     setMetric(v.m('succeeded-attempts'), ok, fmtCount(ok));
     setMetric(v.m('failed-attempts'), failed, fmtCount(failed));
     setMetric(v.m('dropped-records'), st.DroppedRecords || 0, fmtCount(st.DroppedRecords || 0));
+    setMetric(v.m('active-partitions'), d.active_partitions || 0, fmtCount(d.active_partitions || 0));
     const last = parseTime(st.LastDelivery);
     setMetric(v.m('last-delivery'), st.LastDelivery || '', fmtAge(last, Date.now()));
 

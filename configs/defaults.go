@@ -112,6 +112,7 @@ func (c *Config) processorDefaults(path string, ps []Processor) {
 			setVal(c, pp+".retries", &p.Retries, DefaultLambdaRetries)
 		case ProcessorExec:
 			setVal(c, pp+".timeout", &p.Timeout, DefaultExecTimeout)
+			setVal(c, pp+".retries", &p.Retries, DefaultLambdaRetries)
 		case ProcessorAppendDelimiter:
 			setVal(c, pp+".delimiter", &p.Delimiter, DefaultDelimiter)
 		case ProcessorDeaggregate:

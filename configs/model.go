@@ -179,9 +179,9 @@ type Processor struct {
 	// lambda 60s, exec 60s.
 	Timeout Duration `yaml:"timeout"`
 
-	// lambda: URL receives the Firehose transform request (required);
-	// Retries is the number of retries of a failed invocation (0..300,
-	// default 3, as Firehose's NumberOfRetries).
+	// lambda: URL receives the Firehose transform request (required).
+	// lambda, exec: Retries is the number of retries of a failed
+	// invocation (0..300, default 3, as Firehose's NumberOfRetries).
 	URL     string `yaml:"url"`
 	Retries int    `yaml:"retries"`
 

@@ -61,7 +61,7 @@ var (
 		ProcessorJQMetadata:      {"partition_keys"},
 		ProcessorWasm:            {"module", "timeout", "memory_limit"},
 		ProcessorLambda:          {"url", "timeout", "retries"},
-		ProcessorExec:            {"command", "timeout"},
+		ProcessorExec:            {"command", "timeout", "retries"},
 		ProcessorDeaggregate:     {"mode", "delimiter"},
 		ProcessorAppendDelimiter: {"delimiter"},
 		ProcessorDecompress:      nil,
@@ -300,15 +300,12 @@ func (v *validator) processors(path string, ps []Processor) map[string]bool {
 			if v.required(pp+".url", p.URL) {
 				v.httpURL(pp+".url", p.URL)
 			}
-			v.durationRange(pp+".timeout", p.Timeout, Duration(time.Millisecond), MaxLambdaTimeout)
-			if p.Retries < 0 || p.Retries > MaxLambdaRetries {
-				v.add(pp+".retries", "must be between 0 and %d, got %d", MaxLambdaRetries, p.Retries)
-			}
+			v.lambdaCall(pp, p)
 		case ProcessorExec:
 			if len(p.Command) == 0 || p.Command[0] == "" {
 				v.add(pp+".command", "command is required (a non-empty argv list)")
 			}
-			v.durationRange(pp+".timeout", p.Timeout, Duration(time.Millisecond), MaxLambdaTimeout)
+			v.lambdaCall(pp, p)
 		case ProcessorAppendDelimiter:
 			if p.Delimiter == "" {
 				v.add(pp+".delimiter", "must not be empty")
@@ -560,6 +557,15 @@ func (v *validator) file(path, name string) {
 		} else {
 			v.add(path, "cannot access file %s: %v", full, err)
 		}
+	}
+}
+
+// lambdaCall checks the settings lambda and exec share: the time one call
+// may take and how often a failed call is retried.
+func (v *validator) lambdaCall(pp string, p Processor) {
+	v.durationRange(pp+".timeout", p.Timeout, Duration(time.Millisecond), MaxLambdaTimeout)
+	if p.Retries < 0 || p.Retries > MaxLambdaRetries {
+		v.add(pp+".retries", "must be between 0 and %d, got %d", MaxLambdaRetries, p.Retries)
 	}
 }
 

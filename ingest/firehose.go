@@ -280,7 +280,7 @@ func (s *Server) describeDeliveryStream(w http.ResponseWriter, body []byte) *api
 	}
 	return s.writeJSON(w, api.DescribeDeliveryStreamOutput{DeliveryStreamDescription: api.DeliveryStreamDescription{
 		DeliveryStreamName:   info.Name,
-		DeliveryStreamARN:    fmt.Sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", s.region, api.AccountID, info.Name),
+		DeliveryStreamARN:    api.DeliveryStreamARN(s.region, info.Name),
 		DeliveryStreamStatus: "ACTIVE",
 		DeliveryStreamType:   "DirectPut",
 		VersionID:            version,

@@ -175,7 +175,7 @@ func New(opts Options) (*Server, error) {
 		s.apiKeys = append(s.apiKeys, []byte(k))
 	}
 	if s.region == "" {
-		s.region = "us-east-1"
+		s.region = api.DefaultRegion
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -15,8 +15,9 @@ while read -r pkg imports; do
     bad=""
     case $p in
       streams/record|streams/wal|streams/internal/*|configs|ingest/api) bad="imports no project package" ;;
-      buffer|transform|sinks) [ "$i" = streams/record ] || bad="imports only streams/record" ;;
-      sinks/*) case $i in streams/record|sinks|sinks/prefix|sinks/internal/*|sinks/encode|sinks/encode/*) ;; *) bad="a sink imports only sinks, sinks/prefix, sinks/encode*, sinks/internal/* and streams/record" ;; esac ;;
+      buffer|sinks) [ "$i" = streams/record ] || bad="imports only streams/record" ;;
+      transform) case $i in streams/record|sinks/prefix) ;; *) bad="the processor seam imports only streams/record and sinks/prefix (partition key names)" ;; esac ;;
+      sinks/*) case $i in streams/record|sinks|sinks/prefix|sinks/internal/*|sinks/encode|sinks/encode/*|sinks/columnar|sinks/columnar/*) ;; *) bad="a sink imports only sinks, sinks/prefix, sinks/encode*, sinks/columnar*, sinks/internal/* and streams/record" ;; esac ;;
       transform/*) case $i in streams/record|transform|sinks/prefix) ;; *) bad="a processor imports only transform, sinks/prefix and streams/record" ;; esac ;;
       ingest) case $i in streams/record|ingest/api) ;; *) bad="ingest depends on its own interface, not the stream implementation" ;; esac ;;
       ingest/*) case $i in streams/record|ingest|ingest/api) ;; *) bad="ingest/* imports only ingest, ingest/api and streams/record" ;; esac ;;

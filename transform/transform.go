@@ -6,6 +6,7 @@ package transform
 import (
 	"context"
 
+	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -38,4 +39,31 @@ type Result struct {
 type Processor interface {
 	Process(ctx context.Context, in []record.Record) ([]Result, error)
 	Close(ctx context.Context) error
+}
+
+// Retrier is implemented by processors that carry their own retry count for
+// a call that failed as a whole (lambda's NumberOfRetries); others get the
+// runtime's default.
+type Retrier interface {
+	Retries() int
+}
+
+// WithOutput returns r with new data and the partition keys a lambda, exec
+// or wasm processor returned, stored in Meta where
+// !{partitionKeyFromLambda:K} finds them. r's Meta is copied, never
+// modified; ID, Key, Shard, Seq and Arrived stay.
+func WithOutput(r record.Record, data []byte, partitionKeys map[string]string) record.Record {
+	r.Data = data
+	if len(partitionKeys) == 0 {
+		return r
+	}
+	meta := make(map[string]string, len(r.Meta)+len(partitionKeys))
+	for k, v := range r.Meta {
+		meta[k] = v
+	}
+	for k, v := range partitionKeys {
+		meta[prefix.LambdaKey(k)] = v
+	}
+	r.Meta = meta
+	return r
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hydrant-io/hydrant/buffer"
 	"github.com/hydrant-io/hydrant/configs"
 	"github.com/hydrant-io/hydrant/ingest"
+	"github.com/hydrant-io/hydrant/ingest/api"
 	"github.com/hydrant-io/hydrant/sinks"
 	"github.com/hydrant-io/hydrant/sinks/backup"
 	"github.com/hydrant-io/hydrant/sinks/directory"
@@ -24,6 +25,7 @@ import (
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 	"github.com/hydrant-io/hydrant/transform/builtin"
+	"github.com/hydrant-io/hydrant/transform/lambda"
 )
 
 // pipelineVersion is Firehose's DeliveryStreamVersion in object names.
@@ -122,10 +124,11 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 			}
 			store := objectStore(dc.Store, dp+".store")
 			backupStore := objectStore(dc.Backup.Store, dp+".backup.store")
-			procs, err := buildProcessors(pc.Processors, pp+".processors")
+			env := procEnv{cfg: cfg, pipeline: pc.Name, log: log.With("pipeline", pc.Name, "destination", dc.Name)}
+			procs, err := buildProcessors(ctx, env, pc.Processors, pp+".processors")
 			if err == nil {
 				var more []transform.Processor
-				more, err = buildProcessors(dc.Processors, dp+".processors")
+				more, err = buildProcessors(ctx, env, dc.Processors, dp+".processors")
 				procs = append(procs, more...)
 			}
 			if err != nil {
@@ -229,6 +232,8 @@ var builtProcessors = map[string]bool{
 	configs.ProcessorJQMetadata:      true,
 	configs.ProcessorDeaggregate:     true,
 	configs.ProcessorDecompress:      true,
+	configs.ProcessorLambda:          true,
+	configs.ProcessorExec:            true,
 }
 
 // refuseProcessors reports every processor type not built yet.
@@ -240,9 +245,17 @@ func refuseProcessors(pcs []configs.Processor, path string, refuse func(path, wh
 	}
 }
 
-// buildProcessors builds a chain; each destination gets its own instances.
-// Types are checked by refuseProcessors first; settings by configs.
-func buildProcessors(pcs []configs.Processor, path string) ([]transform.Processor, error) {
+// procEnv is what processors need from around them.
+type procEnv struct {
+	cfg      *configs.Config // paths are relative to its file
+	pipeline string
+	log      *slog.Logger
+}
+
+// buildProcessors builds a chain; each destination gets its own instances
+// (an exec child each, for example). Types are checked by refuseProcessors
+// first; settings by configs.
+func buildProcessors(ctx context.Context, env procEnv, pcs []configs.Processor, path string) ([]transform.Processor, error) {
 	out := make([]transform.Processor, 0, len(pcs))
 	for i, pc := range pcs {
 		var p transform.Processor
@@ -256,6 +269,16 @@ func buildProcessors(pcs []configs.Processor, path string) ([]transform.Processo
 			p, err = builtin.NewDeaggregate(builtin.DeaggregateOptions{Mode: pc.Mode, Delimiter: pc.Delimiter})
 		case configs.ProcessorDecompress:
 			p = builtin.NewDecompress(builtin.DecompressOptions{})
+		case configs.ProcessorLambda, configs.ProcessorExec:
+			lc := lambda.Config{
+				DeliveryStreamARN: api.DeliveryStreamARN(api.DefaultRegion, env.pipeline), Region: api.DefaultRegion,
+				Timeout: time.Duration(pc.Timeout), Retries: pc.Retries,
+			}
+			if pc.Type == configs.ProcessorLambda {
+				p, err = lambda.NewHTTP(lambda.HTTPConfig{Config: lc, URL: pc.URL})
+			} else {
+				p, err = lambda.NewExec(lambda.ExecConfig{Config: lc, Command: pc.Command, Dir: env.cfg.BaseDir, Log: env.log})
+			}
 		default:
 			continue
 		}

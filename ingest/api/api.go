@@ -20,7 +20,14 @@ const (
 	SigningName = "firehose"
 	// AccountID is the fixed account id used in ARNs and messages.
 	AccountID = "000000000000"
+	// DefaultRegion is the region named in ARNs when none is configured.
+	DefaultRegion = "us-east-1"
 )
+
+// DeliveryStreamARN is the ARN Hydrant gives a pipeline, in Firehose's form.
+func DeliveryStreamARN(region, name string) string {
+	return "arn:aws:firehose:" + region + ":" + AccountID + ":deliverystream/" + name
+}
 
 // Firehose operation names (X-Amz-Target suffixes).
 const (

@@ -409,12 +409,16 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 		}
 		var res []transform.Result
 		started := time.Now()
+		retries := w.p.opts.ProcessorRetries
+		if r, isRetrier := proc.(transform.Retrier); isRetrier {
+			retries = r.Retries()
+		}
 		for attempt := 1; ; attempt++ {
 			res, err = proc.Process(ctx, ok)
 			if err == nil && len(res) != len(ok) {
 				err = errors.New("processor returned a result count that does not match its input")
 			}
-			if err == nil || attempt > w.p.opts.ProcessorRetries {
+			if err == nil || attempt > retries {
 				break
 			}
 			if ctx.Err() != nil {
@@ -429,7 +433,7 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 		now := w.p.opts.Now()
 		if err != nil {
 			for _, r := range ok {
-				fail(ProcessingFailed, r, w.p.opts.ProcessorRetries+1, err.Error(), now)
+				fail(ProcessingFailed, r, retries+1, err.Error(), now)
 			}
 			return nil, failed, nil
 		}

@@ -1,0 +1,143 @@
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hydrant-io/hydrant/sinks/prefix"
+	"github.com/hydrant-io/hydrant/transform"
+)
+
+// syncBuffer is a log sink the stderr pump may write to concurrently.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newChild returns an exec processor running this test binary as a child
+// in the given mode (see runChild).
+func newChild(t *testing.T, mode string, c Config, log *slog.Logger) *Processor {
+	t.Helper()
+	t.Setenv(childEnv, mode)
+	exe := testExecutable(t)
+	p, err := NewExec(ExecConfig{Config: c, Command: []string{exe}, Log: log, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	return p
+}
+
+// pidOf returns the pid the child put into a record's partition keys.
+func pidOf(t *testing.T, res []transform.Result) string {
+	t.Helper()
+	require.Equal(t, transform.Ok, res[0].Status, res[0].Err)
+	return res[0].Out[0].Meta[prefix.LambdaKey("pid")]
+}
+
+func TestExec_OneLongLivedProcessServesEveryBatch(t *testing.T) {
+	p := newChild(t, "upper", cfg(), nil)
+	var pids []string
+	for range 5 {
+		res, err := p.Process(t.Context(), recs(`{"customer":"c9"}`, `{"drop":true}`, `{"fail":true}`))
+		require.NoError(t, err)
+		require.Equal(t, `{"CUSTOMER":"C9"}`, string(res[0].Out[0].Data))
+		require.Equal(t, "c9", res[0].Out[0].Meta[prefix.LambdaKey("customer")])
+		require.Equal(t, transform.Dropped, res[1].Status)
+		require.Equal(t, transform.Failed, res[2].Status)
+		pids = append(pids, pidOf(t, res))
+	}
+	for _, pid := range pids {
+		require.Equal(t, pids[0], pid, "the same process answered every batch")
+	}
+}
+
+func TestExec_ACrashedChildIsRestarted(t *testing.T) {
+	logs := &syncBuffer{}
+	p := newChild(t, "crash", cfg(), slog.New(slog.NewTextHandler(logs, nil)))
+	res, err := p.Process(t.Context(), recs(`{"n":1}`))
+	require.NoError(t, err)
+	first := pidOf(t, res)
+
+	_, err = p.Process(t.Context(), recs(`{"n":2}`)) // the child exits 3 on its second batch
+	require.Error(t, err)
+	require.ErrorContains(t, err, "exit status 3")
+
+	res, err = p.Process(t.Context(), recs(`{"n":3}`))
+	require.NoError(t, err, "a new child took over")
+	require.NotEqual(t, first, pidOf(t, res))
+
+	require.NoError(t, p.Close(t.Context()))
+	require.Contains(t, logs.String(), "child: giving up on batch 2", "the child's stderr goes to the log")
+}
+
+func TestExec_AHungChildIsKilledAtTheTimeout(t *testing.T) {
+	c := cfg()
+	c.Timeout = 100 * time.Millisecond
+	p := newChild(t, "hang", c, nil)
+	_, err := p.Process(t.Context(), recs(`{"n":1}`))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "killed")
+
+	// The hung process is gone: no zombie, no orphan holding the pipes.
+	e := p.inv.(*execInvoker)
+	require.Nil(t, e.ch, "the child was forgotten")
+	_, err = p.Process(t.Context(), recs(`{"n":2}`))
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the next call starts a fresh child (which hangs too)")
+}
+
+func TestExec_MalformedAnswer(t *testing.T) {
+	p := newChild(t, "garbage", cfg(), nil)
+	_, err := p.Process(t.Context(), recs(`{"n":1}`))
+	require.ErrorIs(t, err, ErrJSONProcessing)
+}
+
+func TestExec_CloseStopsTheChild(t *testing.T) {
+	p := newChild(t, "upper", cfg(), nil)
+	res, err := p.Process(t.Context(), recs(`{"n":1}`))
+	require.NoError(t, err)
+	pid := pidOf(t, res)
+	require.NoError(t, p.Close(t.Context()))
+	var n int
+	_, err = fmt.Sscan(pid, &n)
+	require.NoError(t, err)
+	require.True(t, errors.Is(syscall.Kill(n, 0), syscall.ESRCH), "the child process is gone after Close")
+	_, err = p.Process(t.Context(), recs(`{"n":2}`))
+	require.ErrorIs(t, err, errStopped)
+}
+
+func TestNewExec_Errors(t *testing.T) {
+	_, err := NewExec(ExecConfig{})
+	require.ErrorContains(t, err, "empty command")
+	_, err = NewExec(ExecConfig{Command: []string{"./no-such-program"}, Dir: t.TempDir()})
+	require.Error(t, err)
+}
+
+// testExecutable is this test binary, which runs as a child processor when
+// childEnv is set.
+func testExecutable(tb testing.TB) string {
+	tb.Helper()
+	exe, err := os.Executable()
+	require.NoError(tb, err)
+	return exe
+}

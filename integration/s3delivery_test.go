@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -301,6 +302,39 @@ type backupLine struct {
 	SequenceNumber         string `json:"sequenceNumber"`
 }
 
+// checkBackups waits for the backup lines under prefix in bucket and
+// checks that they hold exactly want (raw data, any order) with code.
+func checkBackups(t *testing.T, bucket, prefix, code string, want []string) {
+	t.Helper()
+	var got []string
+	var lines []backupLine
+	waitFor(t, time.Minute, prefix+" backups", func() bool {
+		got, lines = nil, nil
+		for key, body := range listObjects(t, bucket, prefix) {
+			require.Regexp(t, `^`+prefix+`\d{4}/\d\d/\d\d/\d\d/`, key)
+			for _, l := range linesOf(body) {
+				var bl backupLine
+				require.NoError(t, json.Unmarshal([]byte(l), &bl), l)
+				raw, err := base64.StdEncoding.DecodeString(bl.RawData)
+				require.NoError(t, err)
+				got = append(got, string(raw))
+				lines = append(lines, bl)
+			}
+		}
+		return len(got) >= len(want)
+	})
+	sort.Strings(got)
+	want = slices.Sorted(slices.Values(want))
+	require.Equal(t, want, got, "raw data of the failed records")
+	for _, bl := range lines {
+		require.Equal(t, code, bl.ErrorCode, bl.ErrorMessage)
+		require.NotEmpty(t, bl.ErrorMessage)
+		require.Equal(t, "lake", bl.Destination)
+		require.NotEmpty(t, bl.ShardID)
+		require.Positive(t, bl.ArrivalTimestamp)
+	}
+}
+
 func TestS3Delivery_FailuresLandInTheBackupBucket(t *testing.T) {
 	backup := mustBucket(t, t.Name()+"-backup")
 	lake := mustBucket(t, t.Name())
@@ -334,37 +368,8 @@ func TestS3Delivery_FailuresLandInTheBackupBucket(t *testing.T) {
 		DeliveryStreamName: aws.String("keyed"), Record: &types.Record{Data: []byte("not json at all")}})
 	require.NoError(t, err)
 
-	check := func(prefix, code string, want []string) {
-		t.Helper()
-		var got []string
-		var lines []backupLine
-		waitFor(t, time.Minute, prefix+" backups", func() bool {
-			got, lines = nil, nil
-			for key, body := range listObjects(t, backup, prefix) {
-				require.Regexp(t, `^`+prefix+`\d{4}/\d\d/\d\d/\d\d/`, key)
-				for _, l := range linesOf(body) {
-					var bl backupLine
-					require.NoError(t, json.Unmarshal([]byte(l), &bl), l)
-					raw, err := base64.StdEncoding.DecodeString(bl.RawData)
-					require.NoError(t, err)
-					got = append(got, string(raw))
-					lines = append(lines, bl)
-				}
-			}
-			return len(got) >= len(want)
-		})
-		sort.Strings(got)
-		require.Equal(t, want, got, "raw data of the failed records")
-		for _, bl := range lines {
-			require.Equal(t, code, bl.ErrorCode, bl.ErrorMessage)
-			require.NotEmpty(t, bl.ErrorMessage)
-			require.Equal(t, "lake", bl.Destination)
-			require.NotEmpty(t, bl.ShardID)
-			require.Positive(t, bl.ArrivalTimestamp)
-		}
-	}
-	check("s3-failed/", "S3.Failed", []string{`{"a":1}`, `{"a":2}`})
-	check("partition-key-failed/", "Partition.Key.Failed", []string{`not json at all`, `{"nobody":1}`})
+	checkBackups(t, backup, "s3-failed/", "S3.Failed", []string{`{"a":1}`, `{"a":2}`})
+	checkBackups(t, backup, "partition-key-failed/", "Partition.Key.Failed", []string{`not json at all`, `{"nobody":1}`})
 	require.Len(t, listObjects(t, lake, "customer=x/"), 1, "the good record was delivered")
 	require.NoError(t, srv.stop())
 }

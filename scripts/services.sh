@@ -60,6 +60,35 @@ ensure_tools() {
   done
 }
 
+# ensure_readers installs the independent file readers the format tests
+# query with (chdb and DuckDB from npm, pinned by tools/readers'
+# package-lock.json): nodejs/npm with apt-get only when missing, `npm ci`
+# only when node_modules is missing or the lock changed since the last
+# install (its checksum is kept beside node_modules).
+ensure_readers() {
+  local dir stamp sum
+  dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools/readers" && pwd)
+  stamp=$dir/node_modules/.hydrant-lock.sha256
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing nodejs npm"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ -d "$dir/node_modules" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
+    return 0
+  fi
+  log "installing readers (chdb, DuckDB) into $dir/node_modules"
+  # npm ci refuses a lock that lacks some of chdb's optional per-platform
+  # packages, which is what a registry serving only linux-x64 produces;
+  # `npm install --no-save` then installs the same locked versions and
+  # leaves the lock untouched.
+  if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=silent >/dev/null 2>&1); then
+    (cd "$dir" && npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null) || { log "npm install in $dir failed"; exit 1; }
+  fi
+  echo "$sum" >"$stamp"
+}
+
 # ensure_minio_binary builds MinIO into the cache when it is missing. A lock
 # keeps two concurrent runs from building twice; the build goes to a
 # temporary GOBIN and is renamed into place, so a half-written binary is
@@ -157,6 +186,7 @@ cmd=${1:-up}
 case $cmd in
   up)
     ensure_tools
+    ensure_readers
     minio_start
     ;;
   down)

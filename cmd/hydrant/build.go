@@ -119,9 +119,6 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 				refuse(dp+".type", "the "+dc.Type+" sink")
 				continue
 			}
-			if dc.Format.Type != "" && dc.Format.Type != "json" {
-				refuse(dp+".format.type", "format conversion to "+dc.Format.Type)
-			}
 			store := objectStore(dc.Store, dp+".store")
 			backupStore := objectStore(dc.Backup.Store, dp+".backup.store")
 			env := procEnv{cfg: cfg, pipeline: pc.Name, log: log.With("pipeline", pc.Name, "destination", dc.Name)}
@@ -138,7 +135,10 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 			if store == nil || backupStore == nil || len(refused) > 0 {
 				continue
 			}
-			sink, err := object.New(object.Config{Pipeline: pc.Name, Version: pipelineVersion, Bucket: dc.Bucket, Prefix: dc.Prefix, Compression: dc.Compression}, store)
+			// checkTemplates reported a schema that does not load.
+			format, _ := formatEncoder(cfg, dc.Format)
+			sink, err := object.New(object.Config{Pipeline: pc.Name, Version: pipelineVersion, Bucket: dc.Bucket, Prefix: dc.Prefix,
+				Compression: dc.Compression, Format: format}, store)
 			if err != nil {
 				refused = append(refused, cfg.Errorf(dp+".prefix", "%v", err))
 				continue

@@ -4,13 +4,28 @@ import (
 	"fmt"
 
 	"github.com/hydrant-io/hydrant/configs"
+	"github.com/hydrant-io/hydrant/sinks/columnar"
 	"github.com/hydrant-io/hydrant/sinks/prefix"
 )
 
+// formatEncoder loads a destination's schema and builds its Parquet or ORC
+// encoder; nil for JSON. A schema's own problems name its file and line.
+func formatEncoder(cfg *configs.Config, f configs.Format) (*columnar.Encoder, error) {
+	if f.Type == "" || f.Type == configs.DefaultFormat {
+		return nil, nil
+	}
+	s, err := columnar.LoadSchema(cfg.Resolve(f.Schema))
+	if err != nil {
+		return nil, err
+	}
+	return columnar.NewEncoder(f.Type, f.Compression, s)
+}
+
 // checkTemplates parses every prefix of the file with the parser delivery
-// uses (real Java DateTimeFormatter letters), so `validate` reports what
-// `serve` would refuse, at the field's position. configs checks only the
-// shape of expressions since it imports no project package.
+// uses (real Java DateTimeFormatter letters) and loads every Parquet/ORC
+// schema, so `validate` reports what `serve` would refuse, at the field's
+// position. configs checks only the shape of expressions since it imports
+// no project package.
 func checkTemplates(cfg *configs.Config) configs.Errors {
 	var errs configs.Errors
 	check := func(path, tmpl string, errorPrefix bool) {
@@ -27,6 +42,11 @@ func checkTemplates(cfg *configs.Config) configs.Errors {
 			check(dp+".prefix", d.Prefix, false)
 			check(dp+".error_output_prefix", d.ErrorOutputPrefix, true)
 			check(dp+".backup.prefix", d.Backup.Prefix, false)
+			if d.Type == configs.DestS3 || d.Type == configs.DestDirectory {
+				if _, err := formatEncoder(cfg, d.Format); err != nil {
+					errs = append(errs, cfg.Errorf(dp+".format.schema", "%v", err))
+				}
+			}
 		}
 	}
 	return errs

@@ -22,6 +22,11 @@
 // backs it up at once while the rest of the batch is delivered. A store
 // error fails the records of that partition's object (retried); with a
 // single object it fails the whole batch.
+//
+// With Config.Format set, each object is instead one Parquet or ORC file
+// holding a row per record (see format.go): records that do not fit the
+// schema fail alone as format-conversion-failed, and a partition whose
+// records all fail gets no object.
 package object
 
 import (
@@ -31,6 +36,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -38,6 +44,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hydrant-io/hydrant/sinks"
+	"github.com/hydrant-io/hydrant/sinks/columnar"
 	"github.com/hydrant-io/hydrant/sinks/encode"
 	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
@@ -66,6 +73,11 @@ type Config struct {
 	Ext string
 	// Now is used when records carry no arrival time; nil means time.Now.
 	Now func() time.Time
+	// Format, when set, converts each object's records into one Parquet
+	// or ORC file (nil: records are concatenated as they are). The file
+	// compresses its own pages, so Compression must then be "" or "none";
+	// Ext defaults to the format's (".parquet", ".orc").
+	Format *columnar.Encoder
 }
 
 // Sink writes batches as objects. It is safe for concurrent use.
@@ -88,7 +100,14 @@ func New(cfg Config, store sinks.ObjectStore) (*Sink, error) {
 	if err := encode.Valid(cfg.Compression); err != nil {
 		return nil, fmt.Errorf("object sink: %w", err)
 	}
-	if cfg.Ext == "" {
+	if cfg.Format != nil && cfg.Compression != "" && cfg.Compression != encode.None {
+		return nil, fmt.Errorf("object sink: compression %q with format %s: the file compresses its own pages; use the format's compression", cfg.Compression, cfg.Format.Kind())
+	}
+	switch {
+	case cfg.Ext != "":
+	case cfg.Format != nil:
+		cfg.Ext = cfg.Format.Extension()
+	default:
 		cfg.Ext, _ = encode.Extension(cfg.Compression)
 	}
 	if err := checkExt(cfg.Ext); err != nil {
@@ -162,7 +181,17 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 			}
 			continue
 		}
-		if err := s.put(ctx, key, name, t, &concatReader{recs: b.Records, idx: g.idx}); err != nil {
+		if s.cfg.Format != nil {
+			// Conversion failures count only once the object is stored: a
+			// retry converts the whole partition again anyway.
+			var bad map[int]error
+			if bad, err = s.putConverted(ctx, key, b.Records, g.idx); err == nil {
+				maps.Copy(failed, bad)
+			}
+		} else {
+			err = s.put(ctx, key, name, t, &concatReader{recs: b.Records, idx: g.idx})
+		}
+		if err != nil {
 			err = fmt.Errorf("put object %q: %w", key, err)
 			if len(groups) == 1 && len(failed) == 0 {
 				return err // the whole batch, with any RetryAfter hint intact

@@ -80,6 +80,8 @@ func readersDir(t *testing.T) string {
 	require.NoError(t, err, "readers missing: run scripts/services.sh up")
 	_, err = os.Stat(filepath.Join(dir, "node_modules", "@duckdb", "node-api"))
 	require.NoError(t, err, "readers missing: run scripts/services.sh up")
+	_, err = os.Stat(filepath.Join(dir, "node_modules", "@chainsafe", "snappy-stream"))
+	require.NoError(t, err, "readers missing: run scripts/services.sh up")
 	return dir
 }
 

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
-	binenc "encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,7 +25,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
-	"github.com/golang/snappy"
 	"github.com/stretchr/testify/require"
 )
 
@@ -147,7 +145,8 @@ func TestS3Delivery_DynamicPartitioningByQueryKey(t *testing.T) {
 }
 
 // decompressors read an object back with a tool that shares no code with
-// Hydrant's writers: CLIs from Debian, and the snappy library's readers.
+// Hydrant's writers: CLIs from Debian, @chainsafe/snappy-stream (node) for
+// framed snappy and ClickHouse (chdb) for Hadoop-snappy.
 var decompressors = map[string]func(t *testing.T, body []byte) []byte{
 	"none": func(_ *testing.T, b []byte) []byte { return b },
 	"gzip": func(t *testing.T, b []byte) []byte { return runTool(t, b, "gzip", "-dc") },
@@ -164,28 +163,27 @@ var decompressors = map[string]func(t *testing.T, body []byte) []byte{
 		return out
 	},
 	"snappy": func(t *testing.T, b []byte) []byte {
-		out, err := io.ReadAll(snappy.NewReader(bytes.NewReader(b)))
-		require.NoError(t, err)
+		cmd := exec.CommandContext(t.Context(), "node", "unsnappy.js")
+		cmd.Dir = readersDir(t)
+		cmd.Stdin = bytes.NewReader(b)
+		out, err := cmd.Output()
+		require.NoError(t, err, "@chainsafe/snappy-stream")
 		return out
 	},
 	"hadoop_snappy": func(t *testing.T, b []byte) []byte {
-		// Hadoop framing: per block a big-endian uncompressed length, then
-		// sub-blocks of a big-endian compressed length and a snappy block.
+		// ClickHouse's "snappy" compression is Hadoop's framing.
+		readers := readersDir(t)
+		f, err := os.CreateTemp(readers, "run-*.hsnappy")
+		require.NoError(t, err)
+		t.Cleanup(func() { os.Remove(f.Name()) })
+		_, err = f.Write(b)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		rows := query(t, readers, "chdb", fmt.Sprintf(
+			`SELECT line FROM file('%s', 'LineAsString', 'line String', 'snappy')`, filepath.Base(f.Name())))
 		var out []byte
-		for len(b) > 0 {
-			require.GreaterOrEqual(t, len(b), 4)
-			total := int(binenc.BigEndian.Uint32(b))
-			b = b[4:]
-			for got := 0; got < total; {
-				require.GreaterOrEqual(t, len(b), 4)
-				n := int(binenc.BigEndian.Uint32(b))
-				require.GreaterOrEqual(t, len(b), 4+n)
-				block, err := snappy.Decode(nil, b[4:4+n])
-				require.NoError(t, err)
-				out = append(out, block...)
-				got += len(block)
-				b = b[4+n:]
-			}
+		for _, r := range rows {
+			out = append(out, r["line"].(string)+"\n"...)
 		}
 		return out
 	},

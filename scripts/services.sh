@@ -78,7 +78,7 @@ ensure_readers() {
   if [ -d "$dir/node_modules" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
     return 0
   fi
-  log "installing readers (chdb, DuckDB) into $dir/node_modules"
+  log "installing readers (chdb, DuckDB, snappy-stream) into $dir/node_modules"
   # npm ci refuses a lock that lacks some of chdb's optional per-platform
   # packages, which is what a registry serving only linux-x64 produces;
   # `npm install --no-save` then installs the same locked versions and

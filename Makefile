@@ -9,7 +9,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK := $(CACHE)/bin/staticcheck
 
-.PHONY: help run build test unit integration fuzz fuzz-long bench lint fmt tidy-check services-up services-down clean
+.PHONY: help run build wasm test unit integration fuzz fuzz-long bench lint fmt tidy-check services-up services-down clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -17,10 +17,13 @@ help: ## show the targets
 run: build ## start Hydrant on the embedded default (or configs/hydrant.yaml)
 	./$(BIN) serve
 
-build: ## build bin/hydrant
+build: wasm ## build bin/hydrant (and the example wasm processors)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hydrant
 
-test: services-up lint unit integration fuzz ## everything CI runs
+wasm: ## build the example wasm processors (examples/wasm) into bin/wasm/
+	./scripts/build-wasm.sh bin/wasm
+
+test: services-up lint wasm unit integration fuzz ## everything CI runs
 
 unit: ## unit tests with the race detector
 	$(GO) test -race -shuffle=on -count=1 ./...

@@ -65,6 +65,13 @@ type server struct {
 // startServer runs `hydrant serve --config cfg` and waits for /readyz.
 func startServer(t *testing.T, cfg, addr string) *server {
 	t.Helper()
+	return startServerWithin(t, cfg, addr, 30*time.Second)
+}
+
+// startServerWithin is startServer for servers that take longer to start
+// (the race-instrumented binary compiling wasm modules).
+func startServerWithin(t *testing.T, cfg, addr string, limit time.Duration) *server {
+	t.Helper()
 	cmd := exec.Command(binary, "serve", "--config", cfg, "--log-format", "json")
 	// One writer for both pipes: exec then serialises the writes.
 	logs := &bytes.Buffer{}
@@ -81,7 +88,7 @@ func startServer(t *testing.T, cfg, addr string) *server {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	waitFor(t, 30*time.Second, "server ready on "+addr, func() bool {
+	waitFor(t, limit, "server ready on "+addr, func() bool {
 		select {
 		case err := <-s.done:
 			s.done <- err

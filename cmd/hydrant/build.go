@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/hydrant-io/hydrant/buffer"
 	"github.com/hydrant-io/hydrant/configs"
 	"github.com/hydrant-io/hydrant/ingest"
@@ -26,6 +28,7 @@ import (
 	"github.com/hydrant-io/hydrant/transform"
 	"github.com/hydrant-io/hydrant/transform/builtin"
 	"github.com/hydrant-io/hydrant/transform/lambda"
+	"github.com/hydrant-io/hydrant/transform/wasm"
 )
 
 // pipelineVersion is Firehose's DeliveryStreamVersion in object names.
@@ -41,6 +44,7 @@ type app struct {
 	ingest    *ingest.Server
 	metrics   *metrics
 	closers   []func(context.Context) error
+	compiled  wazero.CompilationCache // see wasmCache
 	stopping  atomic.Bool
 	// noDelivery stores records without delivering them (serve --no-delivery).
 	noDelivery bool
@@ -121,7 +125,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 			}
 			store := objectStore(dc.Store, dp+".store")
 			backupStore := objectStore(dc.Backup.Store, dp+".backup.store")
-			env := procEnv{cfg: cfg, pipeline: pc.Name, log: log.With("pipeline", pc.Name, "destination", dc.Name)}
+			env := procEnv{cfg: cfg, pipeline: pc.Name, log: log.With("pipeline", pc.Name, "destination", dc.Name), wasmCache: a.wasmCache()}
 			procs, err := buildProcessors(ctx, env, pc.Processors, pp+".processors")
 			if err == nil {
 				var more []transform.Processor
@@ -234,6 +238,25 @@ var builtProcessors = map[string]bool{
 	configs.ProcessorDecompress:      true,
 	configs.ProcessorLambda:          true,
 	configs.ProcessorExec:            true,
+	configs.ProcessorWasm:            true,
+}
+
+// wasmCache returns the app's wasm compilation cache, made on first use and
+// closed with the app after every processor. It is kept on disk under the
+// data directory, so a restart does not compile the modules again (wazero
+// keys it by module hash and its own version); in memory if that fails.
+func (a *app) wasmCache() wazero.CompilationCache {
+	if a.compiled == nil {
+		dir := filepath.Join(a.cfg.Server.DataDir, ".wasm-cache")
+		c, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			a.log.Warn("wasm compilation cache in memory only", "dir", dir, "err", err)
+			c = wazero.NewCompilationCache()
+		}
+		a.compiled = c
+		a.closers = append(a.closers, a.compiled.Close)
+	}
+	return a.compiled
 }
 
 // refuseProcessors reports every processor type not built yet.
@@ -250,6 +273,8 @@ type procEnv struct {
 	cfg      *configs.Config // paths are relative to its file
 	pipeline string
 	log      *slog.Logger
+	// wasmCache compiles each wasm module once for every destination.
+	wasmCache wazero.CompilationCache
 }
 
 // buildProcessors builds a chain; each destination gets its own instances
@@ -269,6 +294,9 @@ func buildProcessors(ctx context.Context, env procEnv, pcs []configs.Processor, 
 			p, err = builtin.NewDeaggregate(builtin.DeaggregateOptions{Mode: pc.Mode, Delimiter: pc.Delimiter})
 		case configs.ProcessorDecompress:
 			p = builtin.NewDecompress(builtin.DecompressOptions{})
+		case configs.ProcessorWasm:
+			p, err = wasm.New(ctx, wasm.Config{Module: env.cfg.Resolve(pc.Module), Timeout: time.Duration(pc.Timeout),
+				MemoryLimit: int64(pc.MemoryLimit), Cache: env.wasmCache, Log: env.log})
 		case configs.ProcessorLambda, configs.ProcessorExec:
 			lc := lambda.Config{
 				DeliveryStreamARN: api.DeliveryStreamARN(api.DefaultRegion, env.pipeline), Region: api.DefaultRegion,

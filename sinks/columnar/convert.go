@@ -12,7 +12,6 @@ import (
 
 	"github.com/hydrant-io/hydrant/sinks/columnar/orc"
 	"github.com/itchyny/gojq"
-	"github.com/tidwall/gjson"
 )
 
 // ConversionError is a record that does not fit the schema. The file being
@@ -96,26 +95,29 @@ func newFieldIndex(names []string, caseInsensitive bool) fieldIndex {
 	return fi
 }
 
-// lookup fills vals (one per field) from obj's keys: the last of duplicate
-// keys wins, as in encoding/json, and an exact name match beats a
-// case-insensitive one.
-func (fi *fieldIndex) lookup(obj gjson.Result, vals []gjson.Result) {
+// lookup fills vals (one per field, cleared first) from obj's keys: the
+// last of duplicate keys wins, as in encoding/json, and an exact name
+// match beats a case-insensitive one.
+func (fi *fieldIndex) lookup(obj jv, vals []jv) {
+	clear(vals)
 	var exact uint64 // bit i: field i matched exactly (first 64 fields)
-	obj.ForEach(func(k, v gjson.Result) bool {
-		if i, ok := fi.exact[k.Str]; ok {
-			vals[i] = v
+	for k, end := obj.members(); k < end; {
+		key, val := obj.d.at(k), obj.d.at(k+1)
+		k = obj.d.nodes[k+1].next
+		name := key.str()
+		if i, ok := fi.exact[string(name)]; ok {
+			vals[i] = val
 			if i < 64 {
 				exact |= 1 << i
 			}
-			return true
+			continue
 		}
 		if fi.fold != nil {
-			if i, ok := fi.fold[strings.ToLower(k.Str)]; ok && (i >= 64 || exact&(1<<i) == 0) {
-				vals[i] = v
+			if i, ok := fi.fold[strings.ToLower(string(name))]; ok && (i >= 64 || exact&(1<<i) == 0) {
+				vals[i] = val
 			}
 		}
-		return true
-	})
+	}
 }
 
 // converter turns JSON records into typed rows. It is immutable.
@@ -152,254 +154,378 @@ func (c *converter) index(t *Type) {
 	}
 }
 
-// row converts one record into row (len(row) == len(Columns)); scratch
-// is reused between calls.
-func (c *converter) row(data []byte, row []any, scratch []gjson.Result) error {
-	if !gjson.ValidBytes(data) {
+// record is a Writer's scratch for converting records, reused between
+// them so that the steady state allocates little.
+type record struct {
+	doc  doc
+	jq   doc    // a jq column's result
+	cols []jv   // the record's value of each column
+	obj  any    // the record decoded for jq; nil until a column needs it
+	data []byte // the record, for jq
+}
+
+func newRecord(s *Schema) *record {
+	return &record{cols: make([]jv, len(s.Columns))}
+}
+
+// parse scans data and finds each column's raw value (jq columns are
+// evaluated by column, see colValue).
+func (c *converter) parse(data []byte, r *record) error {
+	if !r.doc.scan(data) {
 		return &ConversionError{Reason: "record is not valid JSON"}
 	}
-	doc := gjson.ParseBytes(data)
-	if !doc.IsObject() {
+	if r.doc.root().kind() != jObject {
 		return &ConversionError{Reason: "record is not a JSON object"}
 	}
-	clear(scratch)
-	c.top.lookup(doc, scratch)
-	var obj any
-	for i := range c.s.Columns {
-		col := &c.s.Columns[i]
-		v := scratch[i]
-		if col.code != nil {
-			if obj == nil {
-				d := json.NewDecoder(bytes.NewReader(data))
-				d.UseNumber()
-				if err := d.Decode(&obj); err != nil {
-					return &ConversionError{Reason: "record is not valid JSON: " + err.Error()}
-				}
-			}
-			var err error
-			if v, err = runJQ(col.code, obj); err != nil {
-				return &ConversionError{Column: col.Name, Reason: err.Error()}
-			}
+	r.data, r.obj = data, nil
+	c.top.lookup(r.doc.root(), r.cols)
+	return nil
+}
+
+// colValue returns column i's JSON value: the record's field, or the
+// result of the column's jq expression.
+func (c *converter) colValue(i int, r *record) (jv, error) {
+	col := &c.s.Columns[i]
+	if col.code == nil {
+		return r.cols[i], nil
+	}
+	if r.obj == nil {
+		d := json.NewDecoder(bytes.NewReader(r.data))
+		d.UseNumber()
+		if err := d.Decode(&r.obj); err != nil {
+			return jv{}, &ConversionError{Reason: "record is not valid JSON: " + err.Error()}
 		}
-		x, err := c.value(col.Type, v, 0)
+	}
+	v, err := runJQ(col.code, r.obj, &r.jq)
+	if err != nil {
+		return jv{}, &ConversionError{Column: col.Name, Reason: err.Error()}
+	}
+	return v, nil
+}
+
+// row converts one record into typed values, row[i] for column i
+// (len(row) == len(Columns)).
+func (c *converter) row(data []byte, row []any, r *record) error {
+	if err := c.parse(data, r); err != nil {
+		return err
+	}
+	r.doc.text = string(data) // string values share this copy
+	for i := range c.s.Columns {
+		v, err := c.colValue(i, r)
 		if err != nil {
-			return &ConversionError{Column: col.Name + err.path, Reason: err.reason}
+			return err
+		}
+		x, cerr := c.value(c.s.Columns[i].Type, v, 0)
+		if cerr != nil {
+			return &ConversionError{Column: c.s.Columns[i].Name + cerr.path, Reason: cerr.reason}
 		}
 		row[i] = x
 	}
 	return nil
 }
 
-// runJQ returns the expression's first output as JSON (null when none).
-func runJQ(code *gojq.Code, doc any) (gjson.Result, error) {
-	out, ok := code.Run(doc).Next()
+// runJQ returns the expression's first output as a value of d (missing
+// when none or null).
+func runJQ(code *gojq.Code, obj any, d *doc) (jv, error) {
+	out, ok := code.Run(obj).Next()
 	if !ok {
-		return gjson.Result{}, nil
+		return jv{}, nil
 	}
 	switch v := out.(type) {
 	case error:
-		return gjson.Result{}, fmt.Errorf("jq: %w", v)
+		return jv{}, fmt.Errorf("jq: %w", v)
 	case nil:
-		return gjson.Result{}, nil
+		return jv{}, nil
 	case bool:
 		if v {
-			return gjson.Result{Type: gjson.True, Raw: "true"}, nil
+			return d.token(jTrue, "true"), nil
 		}
-		return gjson.Result{Type: gjson.False, Raw: "false"}, nil
+		return d.token(jFalse, "false"), nil
 	case string:
-		return gjson.Result{Type: gjson.String, Str: v}, nil
+		return d.bareString(v), nil
 	case json.Number:
-		return gjson.Result{Type: gjson.Number, Raw: string(v)}, nil
+		return d.token(jNumber, string(v)), nil
 	case int:
-		return gjson.Result{Type: gjson.Number, Raw: strconv.Itoa(v)}, nil
+		return d.token(jNumber, strconv.Itoa(v)), nil
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return gjson.Result{}, fmt.Errorf("jq result: %w", err)
+		return jv{}, fmt.Errorf("jq result: %w", err)
 	}
-	return gjson.ParseBytes(b), nil
+	if !d.scan(b) {
+		return jv{}, fmt.Errorf("jq result: invalid JSON %q", b) // json.Marshal writes none
+	}
+	return d.root(), nil
 }
 
-func (c *converter) value(t *Type, v gjson.Result, depth int) (any, *convErr) {
-	if v.Type == gjson.Null {
+// value converts v to t's typed value (see the table above).
+func (c *converter) value(t *Type, v jv, depth int) (any, *convErr) {
+	if v.isNull() {
 		return nil, nil
 	}
 	if depth > maxTypeDepth {
 		return nil, failf("nested too deep")
 	}
 	switch t.Kind {
+	case List:
+		return c.list(t, v, depth)
+	case Struct:
+		return c.structValue(t, v, depth)
+	case Map:
+		return c.mapValue(t, v, depth)
+	}
+	return scalarValue(t, v)
+}
+
+// scalarValue converts v (not null) to a primitive t's typed value.
+func scalarValue(t *Type, v jv) (any, *convErr) {
+	switch t.Kind {
 	case String:
-		switch v.Type {
-		case gjson.String:
-			return v.Str, nil
-		default: // numbers, booleans, nested JSON: their text, as OpenX does
-			return v.Raw, nil
-		}
+		return v.text(), nil
 	case Int32, Int64:
-		text, ok := numberText(v)
-		if !ok {
-			return nil, failf("want an integer, got %s", describe(v))
-		}
-		bits := 64
-		if t.Kind == Int32 {
-			bits = 32
-		}
-		n, err := parseInt(text, bits)
+		n, err := toInt(t, v)
 		if err != nil {
 			return nil, err
 		}
-		if bits == 32 {
+		if t.Kind == Int32 {
 			return int32(n), nil
 		}
 		return n, nil
 	case Float, Double:
-		text, ok := numberText(v)
-		if !ok {
-			return nil, failf("want a number, got %s", describe(v))
-		}
-		bits := 64
-		if t.Kind == Float {
-			bits = 32
-		}
-		f, err := strconv.ParseFloat(text, bits)
+		f, err := toFloat(t, v)
 		if err != nil {
-			return nil, failf("%q is not a %s", text, t.Kind)
+			return nil, err
 		}
-		if bits == 32 {
+		if t.Kind == Float {
 			return float32(f), nil
 		}
 		return f, nil
 	case Boolean:
-		switch {
-		case v.Type == gjson.True:
-			return true, nil
-		case v.Type == gjson.False:
-			return false, nil
-		case v.Type == gjson.String && strings.EqualFold(v.Str, "true"):
-			return true, nil
-		case v.Type == gjson.String && strings.EqualFold(v.Str, "false"):
-			return false, nil
+		b, err := toBool(v)
+		if err != nil {
+			return nil, err
 		}
-		return nil, failf("want a boolean, got %s", describe(v))
+		return b, nil
 	case Timestamp:
-		return parseTimestamp(v)
+		return boxed(parseTimestamp(v))
 	case Date:
-		return parseDate(v)
+		return boxed(parseDate(v))
 	case Decimal:
-		text, ok := numberText(v)
-		if !ok {
-			return nil, failf("want a decimal number, got %s", describe(v))
-		}
-		return parseDecimal(text, t.Precision, t.Scale)
+		return boxed(toDecimal(t, v))
 	case Binary:
-		if v.Type != gjson.String {
-			return nil, failf("want a base64 string, got %s", describe(v))
-		}
-		return decodeBase64(v.Str)
-	case List:
-		if !v.IsArray() {
-			return nil, failf("want an array, got %s", describe(v))
-		}
-		var out []any
-		var err *convErr
-		v.ForEach(func(_, e gjson.Result) bool {
-			var x any
-			if x, err = c.value(t.Elem, e, depth+1); err != nil {
-				err = within(err, "["+strconv.Itoa(len(out))+"]")
-				return false
-			}
-			out = append(out, x)
-			return true
-		})
-		if err != nil {
-			return nil, err
-		}
-		if out == nil {
-			out = []any{}
-		}
-		return out, nil
-	case Struct:
-		if !v.IsObject() {
-			return nil, failf("want an object, got %s", describe(v))
-		}
-		fi := c.structs[t]
-		if fi == nil {
-			return nil, failf("struct type not indexed") // a Type built by hand after NewEncoder
-		}
-		vals := make([]gjson.Result, len(t.Fields))
-		fi.lookup(v, vals)
-		out := make([]any, len(t.Fields))
-		for i, f := range t.Fields {
-			x, err := c.value(f.Type, vals[i], depth+1)
-			if err != nil {
-				return nil, within(err, "."+f.Name)
-			}
-			out[i] = x
-		}
-		return out, nil
-	case Map:
-		if !v.IsObject() {
-			return nil, failf("want an object, got %s", describe(v))
-		}
-		out := []entry{}
-		seen := map[string]int{}
-		var err *convErr
-		v.ForEach(func(k, e gjson.Result) bool {
-			seg := "[" + strconv.Quote(k.Str) + "]"
-			var key, val any
-			if key, err = c.value(t.Key, gjson.Result{Type: gjson.String, Str: k.Str, Raw: k.Str}, depth+1); err != nil {
-				err = within(err, seg)
-				return false
-			}
-			if val, err = c.value(t.Elem, e, depth+1); err != nil {
-				err = within(err, seg)
-				return false
-			}
-			if i, dup := seen[k.Str]; dup {
-				out[i].Value = val // the last duplicate wins, as in encoding/json
-				return true
-			}
-			seen[k.Str] = len(out)
-			out = append(out, entry{Key: key, Value: val})
-			return true
-		})
-		if err != nil {
-			return nil, err
-		}
-		return out, nil
+		return boxed(toBinary(v))
 	}
 	return nil, failf("unsupported type %s", t)
 }
 
-// describe names a JSON value's kind for an error message.
-func describe(v gjson.Result) string {
-	switch v.Type {
-	case gjson.String:
-		if len(v.Str) > 40 {
-			return fmt.Sprintf("string %q...", v.Str[:40])
-		}
-		return fmt.Sprintf("string %q", v.Str)
-	case gjson.Number:
-		return "number " + v.Raw
-	case gjson.True, gjson.False:
-		return "boolean"
+// boxed turns a typed result into an any, keeping a nil for an error.
+func boxed[T any](x T, err *convErr) (any, *convErr) {
+	if err != nil {
+		return nil, err
 	}
-	if v.IsArray() {
+	return x, nil
+}
+
+func (c *converter) list(t *Type, v jv, depth int) (any, *convErr) {
+	if v.kind() != jArray {
+		return nil, failf("want an array, got %s", describe(v))
+	}
+	out := []any{}
+	for e, end := v.members(); e < end; e = v.d.nodes[e].next {
+		x, err := c.value(t.Elem, v.d.at(e), depth+1)
+		if err != nil {
+			return nil, within(err, "["+strconv.Itoa(len(out))+"]")
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// fields looks up a struct's field values in v, an object.
+func (c *converter) fields(t *Type, v jv, vals []jv) *convErr {
+	if v.kind() != jObject {
+		return failf("want an object, got %s", describe(v))
+	}
+	fi := c.structs[t]
+	if fi == nil {
+		return failf("struct type not indexed") // a Type built by hand after NewEncoder
+	}
+	fi.lookup(v, vals)
+	return nil
+}
+
+func (c *converter) structValue(t *Type, v jv, depth int) (any, *convErr) {
+	vals := make([]jv, len(t.Fields))
+	if err := c.fields(t, v, vals); err != nil {
+		return nil, err
+	}
+	out := make([]any, len(t.Fields))
+	for i, f := range t.Fields {
+		x, err := c.value(f.Type, vals[i], depth+1)
+		if err != nil {
+			return nil, within(err, "."+f.Name)
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+func (c *converter) mapValue(t *Type, v jv, depth int) (any, *convErr) {
+	if v.kind() != jObject {
+		return nil, failf("want an object, got %s", describe(v))
+	}
+	out := []entry{}
+	seen := map[string]int{}
+	for k, end := v.members(); k < end; k = v.d.nodes[k+1].next {
+		key, err := c.value(t.Key, v.d.at(k), depth+1)
+		if err != nil {
+			return nil, within(err, keySegment(v.d.at(k)))
+		}
+		val, err := c.value(t.Elem, v.d.at(k+1), depth+1)
+		if err != nil {
+			return nil, within(err, keySegment(v.d.at(k)))
+		}
+		name := v.d.at(k).text()
+		if i, dup := seen[name]; dup {
+			out[i].Value = val // the last duplicate wins, as in encoding/json
+			continue
+		}
+		seen[name] = len(out)
+		out = append(out, entry{Key: key, Value: val})
+	}
+	return out, nil
+}
+
+// keySegment is the error path segment of a map key.
+func keySegment(k jv) string { return "[" + strconv.Quote(string(k.str())) + "]" }
+
+// describe names a JSON value's kind for an error message.
+func describe(v jv) string {
+	switch v.kind() {
+	case jString:
+		s := v.str()
+		if len(s) > 40 {
+			return fmt.Sprintf("string %q...", s[:40])
+		}
+		return fmt.Sprintf("string %q", s)
+	case jNumber:
+		return "number " + string(v.raw())
+	case jTrue, jFalse:
+		return "boolean"
+	case jArray:
 		return "array"
 	}
 	return "object"
 }
 
+// toText is a string column's text: a string's content, or any other
+// value's JSON text, as OpenX does.
+func toText(v jv) []byte {
+	if v.kind() == jString {
+		return v.str()
+	}
+	return v.raw()
+}
+
+func toInt(t *Type, v jv) (int64, *convErr) {
+	text, ok := numberText(v)
+	if !ok {
+		return 0, failf("want an integer, got %s", describe(v))
+	}
+	bits := 64
+	if t.Kind == Int32 {
+		bits = 32
+	}
+	if n, ok := fastInt(text, bits); ok {
+		return n, nil
+	}
+	return parseInt(string(text), bits)
+}
+
+// fastInt parses a plain -?[0-9]{1,18} that fits bits; anything else is
+// left to parseInt.
+func fastInt(text []byte, bits int) (int64, bool) {
+	neg := len(text) > 0 && text[0] == '-'
+	if neg {
+		text = text[1:]
+	}
+	if len(text) == 0 || len(text) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range text {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	if bits == 32 && (n < math.MinInt32 || n > math.MaxInt32) {
+		return 0, false
+	}
+	return n, true
+}
+
+func toFloat(t *Type, v jv) (float64, *convErr) {
+	text, ok := numberText(v)
+	if !ok {
+		return 0, failf("want a number, got %s", describe(v))
+	}
+	bits := 64
+	if t.Kind == Float {
+		bits = 32
+	}
+	f, err := strconv.ParseFloat(string(text), bits)
+	if err != nil {
+		return 0, failf("%q is not a %s", text, t.Kind)
+	}
+	return f, nil
+}
+
+func toBool(v jv) (bool, *convErr) {
+	switch v.kind() {
+	case jTrue:
+		return true, nil
+	case jFalse:
+		return false, nil
+	case jString:
+		switch s := v.str(); {
+		case bytes.EqualFold(s, []byte("true")):
+			return true, nil
+		case bytes.EqualFold(s, []byte("false")):
+			return false, nil
+		}
+	}
+	return false, failf("want a boolean, got %s", describe(v))
+}
+
+func toDecimal(t *Type, v jv) (*big.Int, *convErr) {
+	text, ok := numberText(v)
+	if !ok {
+		return nil, failf("want a decimal number, got %s", describe(v))
+	}
+	return parseDecimal(string(text), t.Precision, t.Scale)
+}
+
+func toBinary(v jv) ([]byte, *convErr) {
+	if v.kind() != jString {
+		return nil, failf("want a base64 string, got %s", describe(v))
+	}
+	return decodeBase64(v.text())
+}
+
 // numberText returns the text of a JSON number, or of a string holding
 // one (OpenX accepts quoted numbers).
-func numberText(v gjson.Result) (string, bool) {
-	switch v.Type {
-	case gjson.Number:
-		return v.Raw, true
-	case gjson.String:
-		return strings.TrimSpace(v.Str), true
+func numberText(v jv) ([]byte, bool) {
+	switch v.kind() {
+	case jNumber:
+		return v.raw(), true
+	case jString:
+		return bytes.TrimSpace(v.str()), true
 	}
-	return "", false
+	return nil, false
 }
 
 // parseInt parses an integer that must fit bits, also written as 1.0 or
@@ -556,4 +682,46 @@ func decodeBase64(s string) ([]byte, *convErr) {
 		}
 	}
 	return nil, failf("not valid base64")
+}
+
+// fastDecimal is parseDecimal for plain text, -?[0-9]+(\.[0-9]+)?, whose
+// unscaled value fits in 18 digits: the common case, without big.Int. It
+// reports false for anything else (including values out of range, so
+// that parseDecimal words the error).
+func fastDecimal(text []byte, p, s int) (int64, bool) {
+	neg := len(text) > 0 && text[0] == '-'
+	if neg {
+		text = text[1:]
+	}
+	intEnd := digits(text, 0)
+	if intEnd == 0 || intEnd+s > 18 {
+		return 0, false
+	}
+	frac := text[intEnd:]
+	if len(frac) > 0 {
+		if frac[0] != '.' || len(frac) == 1 || digits(frac, 1) != len(frac) {
+			return 0, false
+		}
+		frac = frac[1:]
+	}
+	var n int64
+	for _, c := range text[:intEnd] {
+		n = n*10 + int64(c-'0')
+	}
+	for i := range s {
+		n *= 10
+		if i < len(frac) {
+			n += int64(frac[i] - '0')
+		}
+	}
+	if len(frac) > s && frac[s] >= '5' {
+		n++ // half away from zero, on the first dropped digit as scaled does
+	}
+	if n >= pow10[p].Int64() {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"github.com/tidwall/gjson"
 )
 
 func TestConvert_Values(t *testing.T) {
@@ -85,7 +84,7 @@ func TestConvert_Values(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.typ+" "+tc.json, func(t *testing.T) {
-			got, err := c.value(typ(tc.typ), gjson.Parse(tc.json), 0)
+			got, err := c.value(typ(tc.typ), parseJV(t, tc.json), 0)
 			if tc.err != "" || tc.want == nil && tc.json != "null" {
 				require.NotNil(t, err)
 				require.Contains(t, err.path+": "+err.reason, tc.err)
@@ -95,6 +94,13 @@ func TestConvert_Values(t *testing.T) {
 			require.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// parseJV scans one JSON value for the converter.
+func parseJV(t testing.TB, s string) jv {
+	d := &doc{}
+	require.True(t, d.scan([]byte(s)), s)
+	return d.root()
 }
 
 const testSchema = `
@@ -139,7 +145,7 @@ func TestConvert_Records(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			row := make([]any, 11)
-			err := c.row([]byte(tc.json), row, make([]gjson.Result, 11))
+			err := c.row([]byte(tc.json), row, newRecord(c.s))
 			if tc.err != "" {
 				var ce *ConversionError
 				require.ErrorAs(t, err, &ce)

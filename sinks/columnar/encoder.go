@@ -7,7 +7,6 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
-	"github.com/tidwall/gjson"
 
 	"github.com/hydrant-io/hydrant/sinks/columnar/orc"
 )
@@ -98,7 +97,11 @@ func (e *Encoder) Schema() *Schema { return e.schema }
 
 // fileWriter is one open file of either format.
 type fileWriter interface {
-	writeRow(row []any) error
+	// convert turns a record into the pending row, or fails with a
+	// *ConversionError and leaves the file as it was.
+	convert(data []byte) error
+	// writeRow adds the pending row to the file.
+	writeRow() error
 	flush() error
 	close() error
 }
@@ -107,8 +110,6 @@ type fileWriter interface {
 type Writer struct {
 	e       *Encoder
 	f       fileWriter
-	row     []any
-	scratch []gjson.Result
 	pending int // input bytes since the last row group or stripe
 	rows    int
 	err     error // fatal: the file is unusable
@@ -118,20 +119,16 @@ type Writer struct {
 // NewWriter starts a file written to w. The caller must Close it to get a
 // valid file; Close does not close w.
 func (e *Encoder) NewWriter(w io.Writer) *Writer {
-	fw := &Writer{
-		e:       e,
-		row:     make([]any, len(e.schema.Columns)),
-		scratch: make([]gjson.Result, len(e.schema.Columns)),
-	}
+	fw := &Writer{e: e}
 	switch e.kind {
 	case Parquet:
-		fw.f = newParquetFile(w, e.pqSchema, e.pqCodec, e.schema)
+		fw.f = newParquetFile(w, e)
 	case ORC:
 		ow, err := orc.NewWriter(w, e.orcType, orc.Options{Compression: e.orcComp})
 		if err != nil {
 			fw.err = fmt.Errorf("columnar: %w", err) // NewEncoder checked the type; not expected
 		}
-		fw.f = orcFile{ow}
+		fw.f = newORCFile(ow, e.conv)
 	}
 	return fw
 }
@@ -153,7 +150,7 @@ func (w *Writer) Write(data []byte) (err error) {
 	if err := w.convert(data); err != nil {
 		return err
 	}
-	if err := w.f.writeRow(w.row); err != nil {
+	if err := w.f.writeRow(); err != nil {
 		w.err = fmt.Errorf("columnar: write %s row: %w", w.e.kind, err)
 		return w.err
 	}
@@ -169,7 +166,7 @@ func (w *Writer) Write(data []byte) (err error) {
 	return nil
 }
 
-// convert fills w.row. A panic here, which converted input should never
+// convert converts data into the pending row. A panic here, which converted input should never
 // cause, fails the record rather than the process: nothing has reached
 // the file yet.
 func (w *Writer) convert(data []byte) (err error) {
@@ -178,7 +175,7 @@ func (w *Writer) convert(data []byte) (err error) {
 			err = &ConversionError{Reason: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()
-	return w.e.conv.row(data, w.row, w.scratch)
+	return w.f.convert(data)
 }
 
 // Rows returns the number of rows written.

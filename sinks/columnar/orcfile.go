@@ -55,8 +55,18 @@ func orcType(t *Type) *orc.Type {
 
 // orcFile adapts orc.Writer: the converter's typed values are exactly
 // the Go types package orc takes.
-type orcFile struct{ w *orc.Writer }
+type orcFile struct {
+	w    *orc.Writer
+	conv *converter
+	rec  *record
+	row  []any
+}
 
-func (f orcFile) writeRow(row []any) error { return f.w.Write(row) }
-func (f orcFile) flush() error             { return f.w.Flush() }
-func (f orcFile) close() error             { return f.w.Close() }
+func newORCFile(w *orc.Writer, c *converter) *orcFile {
+	return &orcFile{w: w, conv: c, rec: newRecord(c.s), row: make([]any, len(c.s.Columns))}
+}
+
+func (f *orcFile) convert(data []byte) error { return f.conv.row(data, f.row, f.rec) }
+func (f *orcFile) writeRow() error           { return f.w.Write(f.row) }
+func (f *orcFile) flush() error              { return f.w.Flush() }
+func (f *orcFile) close() error              { return f.w.Close() }

@@ -1,21 +1,36 @@
 package columnar
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math/big"
 	"reflect"
+	"strconv"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/snappy"
 )
 
 // parquetCodecs are the page compressions a Parquet destination may use.
 var parquetCodecs = map[string]compress.Codec{
 	"none":   &parquet.Uncompressed,
-	"snappy": &parquet.Snappy,
+	"snappy": &fastSnappy{},
 	"gzip":   &parquet.Gzip,
 	"zstd":   &parquet.Zstd,
+}
+
+// fastSnappy is parquet's SNAPPY codec with the s2 package's standard
+// snappy block encoder in place of the "better" one parquet-go uses:
+// about twice as fast for slightly larger pages, which every snappy
+// reader decodes.
+type fastSnappy struct{ snappy.Codec }
+
+// Encode compresses src into dst's storage when it is large enough.
+func (fastSnappy) Encode(dst, src []byte) ([]byte, error) {
+	return s2.EncodeSnappy(dst, src), nil
 }
 
 // parquetSchema builds the file schema: every column optional, lists and
@@ -110,20 +125,26 @@ func (f *orderedField) Value(base reflect.Value) reflect.Value {
 	return reflect.Value{}
 }
 
-// shredder turns typed rows into parquet rows (Dremel levels). Not safe
-// for concurrent use: it reuses its column buffers.
+// shredder converts records straight into parquet rows (Dremel levels),
+// with the converter's rules but without boxing each value. Not safe for
+// concurrent use: it reuses its buffers.
 type shredder struct {
-	s    *Schema
-	cols [][]parquet.Value // per leaf column, this row's values
-	row  parquet.Row
+	c   *converter
+	rec *record
+	// row collects values in the order they are met, which is column
+	// order except inside repeated groups (a map's keys and values
+	// interleave); unsorted says a stable sort by column is due.
+	row      parquet.Row
+	unsorted bool
+	vals     []jv         // struct field values: a stack, one frame per open struct
+	ents     []entryNodes // map entries: a stack, one frame per open map
 }
 
-func newShredder(s *Schema) *shredder {
-	n := 0
-	for _, c := range s.Columns {
-		n += leaves(c.Type)
-	}
-	return &shredder{s: s, cols: make([][]parquet.Value, n)}
+// entryNodes is a map entry: its key node and value node.
+type entryNodes struct{ key, val jv }
+
+func newShredder(c *converter) *shredder {
+	return &shredder{c: c, rec: newRecord(c.s)}
 }
 
 func leaves(t *Type) int {
@@ -142,110 +163,284 @@ func leaves(t *Type) int {
 	return 1
 }
 
-// shred returns the parquet row of one typed row; it is valid until the
-// next call.
-func (sh *shredder) shred(row []any) parquet.Row {
-	for i := range sh.cols {
-		sh.cols[i] = sh.cols[i][:0]
+// shred converts one record into its parquet row, valid until the next
+// call; strings in it point into data. It fails with a *ConversionError.
+func (sh *shredder) shred(data []byte) (parquet.Row, error) {
+	sh.row, sh.unsorted = sh.row[:0], false
+	sh.vals, sh.ents = sh.vals[:0], sh.ents[:0]
+	if err := sh.c.parse(data, sh.rec); err != nil {
+		return nil, err
 	}
 	col := 0
-	for i, c := range sh.s.Columns {
-		col = sh.value(c.Type, row[i], 0, 0, 0, col)
+	for i := range sh.c.s.Columns {
+		v, err := sh.c.colValue(i, sh.rec)
+		if err != nil {
+			return nil, err
+		}
+		c := &sh.c.s.Columns[i]
+		var cerr *convErr
+		if col, cerr = sh.value(c.Type, v, 0, 0, 0, col, 0); cerr != nil {
+			return nil, &ConversionError{Column: c.Name + cerr.path, Reason: cerr.reason}
+		}
 	}
-	sh.row = sh.row[:0]
-	for _, vs := range sh.cols {
-		sh.row = append(sh.row, vs...)
+	if sh.unsorted {
+		sortByColumn(sh.row)
 	}
-	return sh.row
+	return sh.row, nil
+}
+
+// emit appends a value of leaf column col.
+func (sh *shredder) emit(v parquet.Value, rep, def, col int) {
+	if n := len(sh.row); n > 0 && sh.row[n-1].Column() > col {
+		sh.unsorted = true
+	}
+	sh.row = append(sh.row, v.Level(rep, def, col))
+}
+
+// sortByColumn orders a row's values by column, keeping each column's
+// values in order: an insertion sort, as rows are nearly sorted.
+func sortByColumn(row parquet.Row) {
+	for i := 1; i < len(row); i++ {
+		v := row[i]
+		j := i
+		for ; j > 0 && row[j-1].Column() > v.Column(); j-- {
+			row[j] = row[j-1]
+		}
+		row[j] = v
+	}
 }
 
 // value emits v, an optional node of type t, at repetition level rep with
 // the definition level def of its parent; repDepth is the repetition
-// level of the innermost repeated ancestor. It returns the next leaf index.
-func (sh *shredder) value(t *Type, v any, rep, def, repDepth, col int) int {
-	if v == nil {
-		return sh.nulls(t, rep, def, col)
+// level of the innermost repeated ancestor and depth the nesting of t.
+// It returns the next leaf index.
+func (sh *shredder) value(t *Type, v jv, rep, def, repDepth, col, depth int) (int, *convErr) {
+	if v.isNull() {
+		return sh.nulls(t, rep, def, col), nil
+	}
+	if depth > maxTypeDepth {
+		return col, failf("nested too deep")
 	}
 	def++ // this optional node is present
 	switch t.Kind {
 	case List:
-		items := v.([]any)
-		if len(items) == 0 {
-			return sh.nulls(t.Elem, rep, def, col)
-		}
-		next := col
-		for i, x := range items {
-			r := rep
-			if i > 0 {
-				r = repDepth + 1
-			}
-			next = sh.value(t.Elem, x, r, def+1, repDepth+1, col)
-		}
-		return next
+		return sh.list(t, v, rep, def, repDepth, col, depth)
 	case Map:
-		entries := v.([]entry)
-		if len(entries) == 0 {
-			sh.cols[col] = append(sh.cols[col], parquet.Value{}.Level(rep, def, col))
-			return sh.nulls(t.Elem, rep, def, col+1)
-		}
-		next := col
-		for i, e := range entries {
-			r := rep
-			if i > 0 {
-				r = repDepth + 1
-			}
-			sh.cols[col] = append(sh.cols[col], leafValue(t.Key, e.Key).Level(r, def+1, col))
-			next = sh.value(t.Elem, e.Value, r, def+1, repDepth+1, col+1)
-		}
-		return next
+		return sh.mapValue(t, v, rep, def, repDepth, col, depth)
 	case Struct:
-		fields := v.([]any)
-		for i, f := range t.Fields {
-			col = sh.value(f.Type, fields[i], rep, def, repDepth, col)
-		}
-		return col
+		return sh.structValue(t, v, rep, def, repDepth, col, depth)
 	}
-	sh.cols[col] = append(sh.cols[col], leafValue(t, v).Level(rep, def, col))
-	return col + 1
+	if err := sh.leaf(t, v, rep, def, col); err != nil {
+		return col, err
+	}
+	return col + 1, nil
+}
+
+func (sh *shredder) list(t *Type, v jv, rep, def, repDepth, col, depth int) (int, *convErr) {
+	if v.kind() != jArray {
+		return col, failf("want an array, got %s", describe(v))
+	}
+	e, end := v.members()
+	if e == end {
+		return sh.nulls(t.Elem, rep, def, col), nil
+	}
+	next := col
+	for n := 0; e < end; n++ {
+		r := rep
+		if n > 0 {
+			r = repDepth + 1
+		}
+		var err *convErr
+		if next, err = sh.value(t.Elem, v.d.at(e), r, def+1, repDepth+1, col, depth+1); err != nil {
+			return col, within(err, "["+strconv.Itoa(n)+"]")
+		}
+		e = v.d.nodes[e].next
+	}
+	return next, nil
+}
+
+func (sh *shredder) structValue(t *Type, v jv, rep, def, repDepth, col, depth int) (int, *convErr) {
+	base := len(sh.vals)
+	for range t.Fields {
+		sh.vals = append(sh.vals, jv{})
+	}
+	vals := sh.vals[base:] // stays valid if nested structs grow sh.vals
+	if err := sh.c.fields(t, v, vals); err != nil {
+		return col, err
+	}
+	for i, f := range t.Fields {
+		var err *convErr
+		if col, err = sh.value(f.Type, vals[i], rep, def, repDepth, col, depth+1); err != nil {
+			return col, within(err, "."+f.Name)
+		}
+	}
+	sh.vals = sh.vals[:base]
+	return col, nil
+}
+
+func (sh *shredder) mapValue(t *Type, v jv, rep, def, repDepth, col, depth int) (int, *convErr) {
+	if v.kind() != jObject {
+		return col, failf("want an object, got %s", describe(v))
+	}
+	base := len(sh.ents)
+	if sh.dedupe(v) {
+		// Fail as the converter does: on the first bad entry in document
+		// order, even one whose key a later duplicate overrides.
+		if _, err := sh.c.mapValue(t, v, depth); err != nil {
+			return col, err
+		}
+	}
+	ents := sh.ents[base:]
+	if len(ents) == 0 {
+		sh.emit(parquet.Value{}, rep, def, col)
+		return sh.nulls(t.Elem, rep, def, col+1), nil
+	}
+	next := col
+	for i, e := range ents {
+		r := rep
+		if i > 0 {
+			r = repDepth + 1
+		}
+		if depth+1 > maxTypeDepth {
+			return col, within(failf("nested too deep"), keySegment(e.key))
+		}
+		if err := sh.leaf(t.Key, e.key, r, def+1, col); err != nil {
+			return col, within(err, keySegment(e.key))
+		}
+		var err *convErr
+		if next, err = sh.value(t.Elem, e.val, r, def+1, repDepth+1, col+1, depth+1); err != nil {
+			return col, within(err, keySegment(e.key))
+		}
+	}
+	sh.ents = sh.ents[:base]
+	return next, nil
+}
+
+// linearDedupe is the map size up to which duplicate keys are found by
+// comparing with each earlier key rather than by hashing.
+const linearDedupe = 16
+
+// dedupe pushes v's entries onto sh.ents in first-key order, each with
+// its last value (as in encoding/json), and reports whether any key was
+// duplicated.
+func (sh *shredder) dedupe(v jv) bool {
+	base := len(sh.ents)
+	dup := false
+	var seen map[string]int // index into sh.ents, past linearDedupe
+	for k, end := v.members(); k < end; k = v.d.nodes[k+1].next {
+		key, val := v.d.at(k), v.d.at(k+1)
+		name := key.str()
+		at := -1
+		if seen != nil {
+			if i, ok := seen[string(name)]; ok {
+				at = i
+			}
+		} else {
+			for i := base; i < len(sh.ents); i++ {
+				if bytes.Equal(sh.ents[i].key.str(), name) {
+					at = i
+					break
+				}
+			}
+		}
+		if at >= 0 {
+			sh.ents[at].val = val
+			dup = true
+			continue
+		}
+		sh.ents = append(sh.ents, entryNodes{key, val})
+		if seen == nil && len(sh.ents)-base > linearDedupe {
+			seen = make(map[string]int, 2*linearDedupe)
+			for i := base; i < len(sh.ents); i++ {
+				seen[string(sh.ents[i].key.str())] = i
+			}
+		} else if seen != nil {
+			seen[string(name)] = len(sh.ents) - 1
+		}
+	}
+	return dup
 }
 
 // nulls emits a null at definition level def for every leaf under t.
 func (sh *shredder) nulls(t *Type, rep, def, col int) int {
 	n := leaves(t)
 	for i := col; i < col+n; i++ {
-		sh.cols[i] = append(sh.cols[i], parquet.Value{}.Level(rep, def, i))
+		sh.emit(parquet.Value{}, rep, def, i)
 	}
 	return col + n
 }
 
-// leafValue converts a typed value to its physical parquet value.
-func leafValue(t *Type, v any) parquet.Value {
+// leaf emits v, not null, as the physical parquet value of primitive t.
+func (sh *shredder) leaf(t *Type, v jv, rep, def, col int) *convErr {
+	pv, err := leafValue(t, v)
+	if err != nil {
+		return err
+	}
+	sh.emit(pv, rep, def, col)
+	return nil
+}
+
+// leafValue converts v, not null, to primitive t's physical parquet
+// value, by the rules of scalarValue.
+func leafValue(t *Type, v jv) (parquet.Value, *convErr) {
 	switch t.Kind {
 	case String:
-		return parquet.ByteArrayValue([]byte(v.(string)))
+		return parquet.ByteArrayValue(toText(v)), nil
 	case Binary:
-		return parquet.ByteArrayValue(v.([]byte))
-	case Int32, Date:
-		return parquet.Int32Value(v.(int32))
-	case Int64, Timestamp:
-		return parquet.Int64Value(v.(int64))
+		b, err := toBinary(v)
+		return parquet.ByteArrayValue(b), err
+	case Int32:
+		n, err := toInt(t, v)
+		return parquet.Int32Value(int32(n)), err
+	case Int64:
+		n, err := toInt(t, v)
+		return parquet.Int64Value(n), err
+	case Date:
+		d, err := parseDate(v)
+		return parquet.Int32Value(d), err
+	case Timestamp:
+		us, err := parseTimestamp(v)
+		return parquet.Int64Value(us), err
 	case Float:
-		return parquet.FloatValue(v.(float32))
+		f, err := toFloat(t, v)
+		return parquet.FloatValue(float32(f)), err
 	case Double:
-		return parquet.DoubleValue(v.(float64))
+		f, err := toFloat(t, v)
+		return parquet.DoubleValue(f), err
 	case Boolean:
-		return parquet.BooleanValue(v.(bool))
+		b, err := toBool(v)
+		return parquet.BooleanValue(b), err
 	case Decimal:
-		b := v.(*big.Int)
-		switch {
-		case t.Precision <= 9:
-			return parquet.Int32Value(int32(b.Int64()))
-		case t.Precision <= 18:
-			return parquet.Int64Value(b.Int64())
-		}
-		return parquet.FixedLenByteArrayValue(twosComplement(b, decimalBytes(t.Precision)))
+		return decimalValue(t, v)
 	}
-	panic(fmt.Sprintf("columnar: leaf value of %v", t.Kind))
+	return parquet.Value{}, failf("unsupported type %s", t)
+}
+
+// decimalValue is a decimal's parquet value: INT32 or INT64 up to
+// precision 18 (converted without big.Int when the text is plain),
+// otherwise fixed-length two's complement.
+func decimalValue(t *Type, v jv) (parquet.Value, *convErr) {
+	if t.Precision <= 18 {
+		if text, ok := numberText(v); ok {
+			if n, ok := fastDecimal(text, t.Precision, t.Scale); ok {
+				if t.Precision <= 9 {
+					return parquet.Int32Value(int32(n)), nil
+				}
+				return parquet.Int64Value(n), nil
+			}
+		}
+	}
+	b, err := toDecimal(t, v)
+	if err != nil {
+		return parquet.Value{}, err
+	}
+	switch {
+	case t.Precision <= 9:
+		return parquet.Int32Value(int32(b.Int64())), nil
+	case t.Precision <= 18:
+		return parquet.Int64Value(b.Int64()), nil
+	}
+	return parquet.FixedLenByteArrayValue(twosComplement(b, decimalBytes(t.Precision))), nil
 }
 
 // twosComplement returns b big-endian in n bytes.
@@ -265,24 +460,86 @@ func twosComplement(b *big.Int, n int) []byte {
 	return out
 }
 
+// Pending rows are handed to parquet-go in batches, which costs less per
+// row than one call each; a batch ends at batchRows rows or batchBytes of
+// records, whichever comes first.
+const (
+	batchRows  = 64
+	batchBytes = 1 << 20
+)
+
 // parquetFile writes one Parquet file.
 type parquetFile struct {
 	w  *parquet.GenericWriter[any]
 	sh *shredder
-	rs []parquet.Row
+	// recs holds the records of the pending rows, whose strings point
+	// into it; a record is copied because the caller may reuse its buffer
+	// as soon as Write returns.
+	recs []byte
+	row  parquet.Row   // the converted, not yet written row
+	vals parquet.Row   // the pending rows' values, one after another
+	ends []int         // where each pending row ends in vals
+	rows []parquet.Row // the pending rows, for WriteRows
 }
 
-func newParquetFile(w io.Writer, schema *parquet.Schema, codec compress.Codec, s *Schema) *parquetFile {
+func newParquetFile(w io.Writer, e *Encoder) *parquetFile {
 	// rows are built by hand (WriteRows), so the type parameter is unused
-	pw := parquet.NewGenericWriter[any](w, schema, parquet.Compression(codec), parquet.CreatedBy("hydrant", "", ""))
-	return &parquetFile{w: pw, sh: newShredder(s), rs: make([]parquet.Row, 1)}
+	pw := parquet.NewGenericWriter[any](w, e.pqSchema, parquet.Compression(e.pqCodec), parquet.CreatedBy("hydrant", "", ""))
+	return &parquetFile{w: pw, sh: newShredder(e.conv)}
 }
 
-func (f *parquetFile) writeRow(row []any) error {
-	f.rs[0] = f.sh.shred(row)
-	_, err := f.w.WriteRows(f.rs)
+func (f *parquetFile) convert(data []byte) error {
+	start := len(f.recs)
+	// A reallocation leaves earlier pending rows on the old array, which
+	// they keep alive.
+	f.recs = append(f.recs, data...)
+	row, err := f.sh.shred(f.recs[start:])
+	if err != nil {
+		f.recs = f.recs[:start]
+		return err
+	}
+	f.row = row
+	return nil
+}
+
+// writeRow adds the converted row to the batch, writing the batch once
+// it is full.
+func (f *parquetFile) writeRow() error {
+	f.vals = append(f.vals, f.row...)
+	f.ends = append(f.ends, len(f.vals))
+	if len(f.ends) >= batchRows || len(f.recs) >= batchBytes {
+		return f.writePending()
+	}
+	return nil
+}
+
+// writePending hands the pending rows to parquet-go, which copies them.
+func (f *parquetFile) writePending() error {
+	if len(f.ends) == 0 {
+		return nil
+	}
+	f.rows = f.rows[:0]
+	start := 0
+	for _, end := range f.ends {
+		f.rows = append(f.rows, f.vals[start:end:end])
+		start = end
+	}
+	_, err := f.w.WriteRows(f.rows)
+	clear(f.vals) // drop references to the records
+	f.recs, f.vals, f.ends = f.recs[:0], f.vals[:0], f.ends[:0]
 	return err
 }
 
-func (f *parquetFile) flush() error { return f.w.Flush() }
-func (f *parquetFile) close() error { return f.w.Close() }
+func (f *parquetFile) flush() error {
+	if err := f.writePending(); err != nil {
+		return err
+	}
+	return f.w.Flush()
+}
+
+func (f *parquetFile) close() error {
+	if err := f.writePending(); err != nil {
+		return err
+	}
+	return f.w.Close()
+}

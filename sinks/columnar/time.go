@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tidwall/gjson"
 )
 
 // timeLayouts are the textual timestamps accepted besides RFC 3339: the
@@ -23,16 +21,18 @@ var timeLayouts = []string{
 // seconds or milliseconds, as a number or a numeric string; a magnitude
 // above 10^11 is milliseconds. The result is microseconds since the epoch
 // (finer digits are dropped).
-func parseTimestamp(v gjson.Result) (any, *convErr) {
-	var text string
-	switch v.Type {
-	case gjson.Number:
-		return parseEpoch(v.Raw)
-	case gjson.String:
-		text = strings.TrimSpace(v.Str)
-	default:
-		return nil, failf("want an RFC 3339 string or epoch number, got %s", describe(v))
+func parseTimestamp(v jv) (int64, *convErr) {
+	switch v.kind() {
+	case jNumber:
+		return parseEpoch(string(v.raw()))
+	case jString:
+		return parseTimeText(strings.TrimSpace(v.text()))
 	}
+	return 0, failf("want an RFC 3339 string or epoch number, got %s", describe(v))
+}
+
+// parseTimeText parses a timestamp string, already trimmed.
+func parseTimeText(text string) (int64, *convErr) {
 	if looksNumeric(text) {
 		return parseEpoch(text)
 	}
@@ -41,7 +41,7 @@ func parseTimestamp(v gjson.Result) (any, *convErr) {
 			return checkMicros(t.UnixMicro(), text)
 		}
 	}
-	return nil, failf("%q is not an RFC 3339 timestamp or epoch number", text)
+	return 0, failf("%q is not an RFC 3339 timestamp or epoch number", text)
 }
 
 func looksNumeric(s string) bool {
@@ -54,19 +54,19 @@ func looksNumeric(s string) bool {
 	return s != "" && (s[0] >= '0' && s[0] <= '9' || s[0] == '.') && !strings.ContainsAny(s, ":T ") && strings.Count(s, "-") <= 1
 }
 
-func checkMicros(us int64, text string) (any, *convErr) {
+func checkMicros(us int64, text string) (int64, *convErr) {
 	if us < minMicros || us > maxMicros {
-		return nil, failf("timestamp %s out of range (years 0001 to 9999)", text)
+		return 0, failf("timestamp %s out of range (years 0001 to 9999)", text)
 	}
 	return us, nil
 }
 
 // parseEpoch converts epoch seconds or milliseconds to microseconds.
-func parseEpoch(text string) (any, *convErr) {
+func parseEpoch(text string) (int64, *convErr) {
 	if n, err := strconv.ParseInt(text, 10, 64); err == nil {
 		if n > epochMillisAbove || n < -epochMillisAbove {
 			if n > maxMicros/1000 || n < minMicros/1000 {
-				return nil, failf("epoch %s out of range", text)
+				return 0, failf("epoch %s out of range", text)
 			}
 			return checkMicros(n*1000, text)
 		}
@@ -74,15 +74,15 @@ func parseEpoch(text string) (any, *convErr) {
 	}
 	num, ok := splitNumber(text)
 	if !ok {
-		return nil, failf("%q is not an epoch number", text)
+		return 0, failf("%q is not an epoch number", text)
 	}
 	us, err := num.scaled(6, false)
 	if err != nil {
-		return nil, failf("epoch %s out of range", text)
+		return 0, failf("epoch %s out of range", text)
 	}
 	if lim := int64(epochMillisAbove * 1e6); !us.IsInt64() || us.Int64() > lim || us.Int64() < -lim {
 		if us, err = num.scaled(3, false); err != nil || !us.IsInt64() {
-			return nil, failf("epoch %s out of range", text)
+			return 0, failf("epoch %s out of range", text)
 		}
 	}
 	return checkMicros(us.Int64(), text)
@@ -90,23 +90,23 @@ func parseEpoch(text string) (any, *convErr) {
 
 // parseDate accepts "yyyy-MM-dd" or any accepted timestamp string (its
 // UTC date); numbers are refused (days or seconds would be a guess).
-func parseDate(v gjson.Result) (any, *convErr) {
-	if v.Type != gjson.String {
-		return nil, failf("want a date string (yyyy-MM-dd), got %s", describe(v))
+func parseDate(v jv) (int32, *convErr) {
+	if v.kind() != jString {
+		return 0, failf("want a date string (yyyy-MM-dd), got %s", describe(v))
 	}
-	text := strings.TrimSpace(v.Str)
+	text := strings.TrimSpace(v.text())
 	if t, err := time.Parse("2006-01-02", text); err == nil {
 		return int32(t.Unix() / 86400), nil
 	}
 	if looksNumeric(text) {
-		return nil, failf("%q is not a date (yyyy-MM-dd)", text)
+		return 0, failf("%q is not a date (yyyy-MM-dd)", text)
 	}
-	us, err := parseTimestamp(gjson.Result{Type: gjson.String, Str: text})
+	us, err := parseTimeText(text)
 	if err != nil {
-		return nil, failf("%q is not a date (yyyy-MM-dd)", text)
+		return 0, failf("%q is not a date (yyyy-MM-dd)", text)
 	}
-	days := us.(int64) / 86_400_000_000
-	if us.(int64)%86_400_000_000 < 0 {
+	days := us / 86_400_000_000
+	if us%86_400_000_000 < 0 {
 		days-- // floor for dates before 1970
 	}
 	return int32(days), nil

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -388,11 +387,7 @@ pipelines:
 
 	const delivered = `hydrant_delivery_records_total{destination="lake",pipeline="events",type="directory"}`
 	const backedUp = `hydrant_backup_records_total{destination="lake",error_output_type="partition-key-failed",pipeline="events"}`
-	deadline := time.Now().Add(30 * time.Second)
-	for scrape(t, h, delivered) != fmt.Sprint(good) || scrape(t, h, backedUp) != fmt.Sprint(bad) {
-		require.True(t, time.Now().Before(deadline), "delivery did not finish")
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitScrape(t, h, map[string]string{delivered: fmt.Sprint(good), backedUp: fmt.Sprint(bad)})
 	require.Equal(t, "1", scrape(t, h, `hydrant_throttled_records_total{pipeline="events"}`))
 
 	w := httptest.NewRecorder()

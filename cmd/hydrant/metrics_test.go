@@ -29,6 +29,25 @@ func scrape(t *testing.T, h http.Handler, series string) string {
 	return ""
 }
 
+// waitScrape polls /metrics until every series has its wanted value.
+func waitScrape(t *testing.T, h http.Handler, want map[string]string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		done := true
+		for series, v := range want {
+			if scrape(t, h, series) != v {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "metrics did not reach %v", want)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestMetrics_CountExactlyWhatWasSentAndDelivered(t *testing.T) {
 	a := testApp(t, t.TempDir(), `server: { data_dir: %[1]s }
 stores:
@@ -65,11 +84,7 @@ pipelines:
 	require.Equal(t, "3", scrape(t, h, `hydrant_incoming_put_requests_total{pipeline="events"}`), "the rejected request stored nothing")
 	require.Equal(t, "3", scrape(t, h, `hydrant_http_request_duration_seconds_count{code="2xx",door="batch"}`))
 	require.Equal(t, "1", scrape(t, h, `hydrant_http_request_duration_seconds_count{code="4xx",door="batch"}`))
-	deadline := time.Now().Add(30 * time.Second)
-	for scrape(t, h, `hydrant_delivery_records_total{destination="lake",pipeline="events",type="directory"}`) != fmt.Sprint(sent) {
-		require.True(t, time.Now().Before(deadline), "delivery did not finish")
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitScrape(t, h, map[string]string{`hydrant_delivery_records_total{destination="lake",pipeline="events",type="directory"}`: fmt.Sprint(sent)})
 	require.Equal(t, fmt.Sprint(bytes+sent), scrape(t, h, `hydrant_delivery_bytes_total{destination="lake",pipeline="events",type="directory"}`),
 		"delivered bytes include the delimiters append_delimiter added")
 	require.Equal(t, "", scrape(t, h, `hydrant_backup_records_total{destination="lake",error_output_type="s3-failed",pipeline="events"}`))
@@ -117,11 +132,7 @@ pipelines:
 
 	const failed = `hydrant_backup_records_total{destination="lake",error_output_type="s3-failed",pipeline="events"}`
 	const keyFailed = `hydrant_backup_records_total{destination="lake",error_output_type="partition-key-failed",pipeline="events"}`
-	deadline := time.Now().Add(30 * time.Second)
-	for scrape(t, h, failed) != fmt.Sprint(good) || scrape(t, h, keyFailed) != fmt.Sprint(noKey) {
-		require.True(t, time.Now().Before(deadline), "the records did not reach the backup")
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitScrape(t, h, map[string]string{failed: fmt.Sprint(good), keyFailed: fmt.Sprint(noKey)})
 	const labels = `{destination="lake",pipeline="events",type="directory"}`
 	require.Equal(t, "0", scrape(t, h, `hydrant_delivery_records_total`+labels))
 	require.Equal(t, "0", scrape(t, h, `hydrant_delivery_bytes_total`+labels))

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	awslambda "github.com/aws/aws-lambda-go/lambda"
@@ -85,24 +84,6 @@ func putLines(t *testing.T, h http.Handler, stream string, lines []string) {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/v1/streams/"+stream+"/records", strings.NewReader(strings.Join(lines, "\n"))))
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-}
-
-func waitScrape(t *testing.T, h http.Handler, want map[string]string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		done := true
-		for series, v := range want {
-			if scrape(t, h, series) != v {
-				done = false
-			}
-		}
-		if done {
-			return
-		}
-		require.True(t, time.Now().Before(deadline), "metrics did not reach %v", want)
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestLambdaProcessor_TransformsPartitionsAndBacksUpFailures(t *testing.T) {

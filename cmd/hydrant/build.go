@@ -126,14 +126,17 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 			store := objectStore(dc.Store, dp+".store")
 			backupStore := objectStore(dc.Backup.Store, dp+".backup.store")
 			env := procEnv{cfg: cfg, pipeline: pc.Name, log: log.With("pipeline", pc.Name, "destination", dc.Name), wasmCache: a.wasmCache()}
-			procs, err := buildProcessors(ctx, env, pc.Processors, pp+".processors")
-			if err == nil {
+			procs, perr := buildProcessors(ctx, env, pc.Processors, pp+".processors")
+			if perr == nil {
 				var more []transform.Processor
-				more, err = buildProcessors(ctx, env, dc.Processors, dp+".processors")
+				more, perr = buildProcessors(ctx, env, dc.Processors, dp+".processors")
 				procs = append(procs, more...)
 			}
-			if err != nil {
-				refused = append(refused, cfg.Errorf(dp, "%v", err))
+			for _, pr := range procs {
+				a.closers = append(a.closers, pr.Close)
+			}
+			if perr != nil {
+				refused = append(refused, perr)
 				continue
 			}
 			if store == nil || backupStore == nil || len(refused) > 0 {
@@ -189,9 +192,6 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 		a.closers = append(a.closers, func(context.Context) error { return p.stream.Close() })
 		for _, d := range dests {
 			a.closers = append(a.closers, d.Sink.Close)
-			for _, pr := range d.Processors {
-				a.closers = append(a.closers, pr.Close)
-			}
 		}
 		p.delivery, err = delivery.New(delivery.Options{Name: pc.Name, Stream: p.stream, Destinations: dests, Logger: log})
 		if err != nil {
@@ -280,7 +280,8 @@ type procEnv struct {
 // buildProcessors builds a chain; each destination gets its own instances
 // (an exec child each, for example). Types are checked by refuseProcessors
 // first; settings by configs.
-func buildProcessors(ctx context.Context, env procEnv, pcs []configs.Processor, path string) ([]transform.Processor, error) {
+// On error it closes what it built and names the processor's position.
+func buildProcessors(ctx context.Context, env procEnv, pcs []configs.Processor, path string) ([]transform.Processor, *configs.Error) {
 	out := make([]transform.Processor, 0, len(pcs))
 	for i, pc := range pcs {
 		var p transform.Processor
@@ -311,7 +312,10 @@ func buildProcessors(ctx context.Context, env procEnv, pcs []configs.Processor, 
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: %w", path, i, err)
+			for _, built := range out {
+				_ = built.Close(ctx)
+			}
+			return nil, env.cfg.Errorf(fmt.Sprintf("%s[%d]", path, i), "%v", err)
 		}
 		out = append(out, p)
 	}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+
+	"github.com/tetratelabs/wazero"
 
 	"github.com/hydrant-io/hydrant/configs"
 	"github.com/hydrant-io/hydrant/sinks/columnar"
@@ -47,6 +51,38 @@ func checkTemplates(cfg *configs.Config) configs.Errors {
 					errs = append(errs, cfg.Errorf(dp+".format.schema", "%v", err))
 				}
 			}
+		}
+	}
+	return errs
+}
+
+// checkProcessors builds and closes every processor of the file, so that
+// `validate` reports what `serve` would: a wasm module that does not load
+// or lacks an export, an exec command that is not found, a bad lambda URL.
+// Nothing is started: exec children start on first use.
+func checkProcessors(ctx context.Context, cfg *configs.Config) configs.Errors {
+	cache := wazero.NewCompilationCache()
+	defer cache.Close(ctx)
+	var errs configs.Errors
+	check := func(pipeline string, pcs []configs.Processor, path string) {
+		if len(pcs) == 0 {
+			return
+		}
+		env := procEnv{cfg: cfg, pipeline: pipeline, log: slog.New(slog.DiscardHandler), wasmCache: cache}
+		procs, err := buildProcessors(ctx, env, pcs, path)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		for _, p := range procs {
+			_ = p.Close(ctx)
+		}
+	}
+	for i, p := range cfg.Pipelines {
+		pp := fmt.Sprintf("pipelines[%d]", i)
+		check(p.Name, p.Processors, pp+".processors")
+		for j, d := range p.Destinations {
+			check(p.Name, d.Processors, fmt.Sprintf("%s.destinations[%d].processors", pp, j))
 		}
 	}
 	return errs

@@ -90,10 +90,39 @@ pipelines:
 }
 
 func TestValidate_OKPrintsOneLinePerPipeline(t *testing.T) {
-	code, out, _ := runCmd(t, "validate", "--config", "../../configs/examples/full.yaml")
-	require.Equal(t, 0, code)
+	code, out, errOut := runCmd(t, "validate", "--config", "../../configs/examples/dynamic-partitioning.yaml")
+	require.Equal(t, 0, code, errOut)
 	require.True(t, strings.HasPrefix(out, "ok\n"), out)
-	require.Contains(t, out, "pipeline clickstream: 4 shards")
+	require.Contains(t, out, "pipeline orders: on-demand shards, 2 processors")
+}
+
+// validate builds every processor as serve would: the full example names
+// an exec program that is not there, and a wasm module that is not wasm
+// is reported at its position.
+func TestValidate_ChecksProcessorsAsServeWould(t *testing.T) {
+	code, _, errOut := runCmd(t, "validate", "--config", "../../configs/examples/full.yaml")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "full.yaml:43:9: pipelines[0].processors[2]: exec: command ")
+	require.Contains(t, errOut, "bin/mask-pii: stat ")
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.wasm"), []byte("not a module"), 0o644))
+	path := filepath.Join(dir, "p.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`stores:
+  local: { type: directory, path: ./lake }
+pipelines:
+  - name: events
+    destinations:
+      - name: lake
+        type: directory
+        store: local
+        processors:
+          - { type: lambda, url: "http://127.0.0.1:9/transform" }
+          - { type: wasm, module: bad.wasm }
+`), 0o644))
+	code, _, errOut = runCmd(t, "validate", "--config", path)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, path+":11:13: pipelines[0].destinations[0].processors[1]: wasm: ")
 }
 
 func TestServe_RefusesComponentsNotBuiltYetAtTheirPosition(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,7 +22,11 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return reportConfigError(stderr, err)
 	}
-	if errs := checkTemplates(cfg); len(errs) > 0 {
+	errs := checkTemplates(cfg)
+	if len(errs) == 0 {
+		errs = checkProcessors(context.Background(), cfg)
+	}
+	if len(errs) > 0 {
 		return reportConfigError(stderr, errs)
 	}
 	fmt.Fprintln(stdout, "ok")

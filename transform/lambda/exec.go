@@ -47,7 +47,11 @@ func NewExec(cfg ExecConfig) (*Processor, error) {
 	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		return nil, fmt.Errorf("exec: %w", err)
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			err = ee.Err // its message repeats "exec:" and the name
+		}
+		return nil, fmt.Errorf("exec: command %s: %w", argv[0], err)
 	}
 	argv[0] = path
 	if cfg.Log == nil {

@@ -5,6 +5,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,6 +33,23 @@ func destinationsDelivered(t *testing.T, addr, name string) map[string]int64 {
 	out := map[string]int64{}
 	for _, d := range st.Destinations {
 		out[d.Name] = d.Stats.DeliveredRecords
+	}
+	return out
+}
+
+// scrapeMetrics reads /metrics into series -> value.
+func scrapeMetrics(t *testing.T, addr string) map[string]string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if i := strings.LastIndexByte(line, ' '); i > 0 && !strings.HasPrefix(line, "#") {
+			out[line[:i]] = line[i+1:]
+		}
 	}
 	return out
 }
@@ -104,6 +122,12 @@ func TestS3Delivery_ParquetAndORCAreReadByIndependentReaders(t *testing.T) {
 		return d["lake"] == good && d["orc"] == good
 	})
 	checkBackups(t, backup, "format-conversion-failed/", "Format.Conversion.Failed", bad)
+	metrics := scrapeMetrics(t, addr)
+	for _, dest := range []string{"lake", "orc"} {
+		labels := `{destination="` + dest + `",pipeline="orders"}`
+		require.Equal(t, fmt.Sprint(good), metrics["hydrant_succeed_conversion_records_total"+labels], dest)
+		require.Equal(t, fmt.Sprint(len(bad)), metrics["hydrant_failed_conversion_records_total"+labels], dest)
+	}
 
 	run, err := os.MkdirTemp(readers, "run-")
 	require.NoError(t, err)

@@ -73,53 +73,6 @@ const (
 	epochMillisAbove = 1e11
 )
 
-// fieldIndex finds a struct's (or the record's) field by JSON key.
-type fieldIndex struct {
-	exact map[string]int
-	fold  map[string]int // lower-cased names; nil unless case-insensitive
-}
-
-func newFieldIndex(names []string, caseInsensitive bool) fieldIndex {
-	fi := fieldIndex{exact: make(map[string]int, len(names))}
-	if caseInsensitive {
-		fi.fold = make(map[string]int, len(names))
-	}
-	for i, n := range names {
-		fi.exact[n] = i
-		if fi.fold != nil {
-			if _, dup := fi.fold[strings.ToLower(n)]; !dup {
-				fi.fold[strings.ToLower(n)] = i
-			}
-		}
-	}
-	return fi
-}
-
-// lookup fills vals (one per field, cleared first) from obj's keys: the
-// last of duplicate keys wins, as in encoding/json, and an exact name
-// match beats a case-insensitive one.
-func (fi *fieldIndex) lookup(obj jv, vals []jv) {
-	clear(vals)
-	var exact uint64 // bit i: field i matched exactly (first 64 fields)
-	for k, end := obj.members(); k < end; {
-		key, val := obj.d.at(k), obj.d.at(k+1)
-		k = obj.d.nodes[k+1].next
-		name := key.str()
-		if i, ok := fi.exact[string(name)]; ok {
-			vals[i] = val
-			if i < 64 {
-				exact |= 1 << i
-			}
-			continue
-		}
-		if fi.fold != nil {
-			if i, ok := fi.fold[strings.ToLower(string(name))]; ok && (i >= 64 || exact&(1<<i) == 0) {
-				vals[i] = val
-			}
-		}
-	}
-}
-
 // converter turns JSON records into typed rows. It is immutable.
 type converter struct {
 	s       *Schema
@@ -135,7 +88,7 @@ func newConverter(s *Schema) *converter {
 		names[i] = col.Name
 		c.index(col.Type)
 	}
-	c.top = newFieldIndex(names, s.CaseInsensitive)
+	c.top = newFieldIndex(len(c.structs), names, s.CaseInsensitive)
 	return c
 }
 
@@ -149,7 +102,7 @@ func (c *converter) index(t *Type) {
 			names[i] = f.Name
 			c.index(f.Type)
 		}
-		fi := newFieldIndex(names, c.s.CaseInsensitive)
+		fi := newFieldIndex(len(c.structs), names, c.s.CaseInsensitive)
 		c.structs[t] = &fi
 	}
 }
@@ -157,15 +110,16 @@ func (c *converter) index(t *Type) {
 // record is a Writer's scratch for converting records, reused between
 // them so that the steady state allocates little.
 type record struct {
-	doc  doc
-	jq   doc    // a jq column's result
-	cols []jv   // the record's value of each column
-	obj  any    // the record decoded for jq; nil until a column needs it
-	data []byte // the record, for jq
+	doc   doc
+	jq    doc       // a jq column's result
+	cols  []jv      // the record's value of each column
+	hints [][]int32 // hints[fi.id]: the key order fieldIndex fi saw last (see lookup)
+	obj   any       // the record decoded for jq; nil until a column needs it
+	data  []byte    // the record, for jq
 }
 
-func newRecord(s *Schema) *record {
-	return &record{cols: make([]jv, len(s.Columns))}
+func newRecord(c *converter) *record {
+	return &record{cols: make([]jv, len(c.s.Columns)), hints: make([][]int32, len(c.structs)+1)}
 }
 
 // parse scans data and finds each column's raw value (jq columns are
@@ -178,7 +132,7 @@ func (c *converter) parse(data []byte, r *record) error {
 		return &ConversionError{Reason: "record is not a JSON object"}
 	}
 	r.data, r.obj = data, nil
-	c.top.lookup(r.doc.root(), r.cols)
+	c.top.lookup(r.doc.root(), r.cols, &r.hints[c.top.id])
 	return nil
 }
 
@@ -311,6 +265,11 @@ func scalarValue(t *Type, v jv) (any, *convErr) {
 	case Date:
 		return boxed(parseDate(v))
 	case Decimal:
+		if text, ok := numberText(v); ok {
+			if n, ok := fastDecimal(text, t.Precision, t.Scale); ok {
+				return big.NewInt(n), nil // far fewer allocations than toDecimal
+			}
+		}
 		return boxed(toDecimal(t, v))
 	case Binary:
 		return boxed(toBinary(v))
@@ -330,7 +289,11 @@ func (c *converter) list(t *Type, v jv, depth int) (any, *convErr) {
 	if v.kind() != jArray {
 		return nil, failf("want an array, got %s", describe(v))
 	}
-	out := []any{}
+	n := 0
+	for e, end := v.members(); e < end; e = v.d.nodes[e].next {
+		n++
+	}
+	out := make([]any, 0, n)
 	for e, end := v.members(); e < end; e = v.d.nodes[e].next {
 		x, err := c.value(t.Elem, v.d.at(e), depth+1)
 		if err != nil {
@@ -341,8 +304,9 @@ func (c *converter) list(t *Type, v jv, depth int) (any, *convErr) {
 	return out, nil
 }
 
-// fields looks up a struct's field values in v, an object.
-func (c *converter) fields(t *Type, v jv, vals []jv) *convErr {
+// fields looks up a struct's field values in v, an object, with r's
+// hints unless r is nil.
+func (c *converter) fields(t *Type, v jv, vals []jv, r *record) *convErr {
 	if v.kind() != jObject {
 		return failf("want an object, got %s", describe(v))
 	}
@@ -350,13 +314,17 @@ func (c *converter) fields(t *Type, v jv, vals []jv) *convErr {
 	if fi == nil {
 		return failf("struct type not indexed") // a Type built by hand after NewEncoder
 	}
-	fi.lookup(v, vals)
+	var hint *[]int32
+	if r != nil && fi.id < len(r.hints) {
+		hint = &r.hints[fi.id]
+	}
+	fi.lookup(v, vals, hint)
 	return nil
 }
 
 func (c *converter) structValue(t *Type, v jv, depth int) (any, *convErr) {
 	vals := make([]jv, len(t.Fields))
-	if err := c.fields(t, v, vals); err != nil {
+	if err := c.fields(t, v, vals, nil); err != nil {
 		return nil, err
 	}
 	out := make([]any, len(t.Fields))
@@ -374,8 +342,19 @@ func (c *converter) mapValue(t *Type, v jv, depth int) (any, *convErr) {
 	if v.kind() != jObject {
 		return nil, failf("want an object, got %s", describe(v))
 	}
-	out := []entry{}
-	seen := map[string]int{}
+	n := 0
+	for k, end := v.members(); k < end; k = v.d.nodes[k+1].next {
+		n++
+	}
+	out := make([]entry, 0, n)
+	// Duplicate keys are found by comparing with each earlier key in a
+	// small map, which saves building a Go map per value.
+	var seen map[string]int
+	var nameBuf [linearDedupe][]byte
+	names := nameBuf[:0] // out[i]'s key text, without seen
+	if n > linearDedupe {
+		seen = make(map[string]int, n)
+	}
 	for k, end := v.members(); k < end; k = v.d.nodes[k+1].next {
 		key, err := c.value(t.Key, v.d.at(k), depth+1)
 		if err != nil {
@@ -385,15 +364,36 @@ func (c *converter) mapValue(t *Type, v jv, depth int) (any, *convErr) {
 		if err != nil {
 			return nil, within(err, keySegment(v.d.at(k)))
 		}
-		name := v.d.at(k).text()
-		if i, dup := seen[name]; dup {
+		name := v.d.at(k).str()
+		if i := findName(names, seen, name); i >= 0 {
 			out[i].Value = val // the last duplicate wins, as in encoding/json
 			continue
 		}
-		seen[name] = len(out)
+		if seen != nil {
+			seen[string(name)] = len(out)
+		} else {
+			names = append(names, name)
+		}
 		out = append(out, entry{Key: key, Value: val})
 	}
 	return out, nil
+}
+
+// findName returns the index of name in seen if there is one, else in
+// names, or -1.
+func findName(names [][]byte, seen map[string]int, name []byte) int {
+	if seen != nil {
+		if i, ok := seen[string(name)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, n := range names {
+		if bytes.Equal(n, name) {
+			return i
+		}
+	}
+	return -1
 }
 
 // keySegment is the error path segment of a map key.

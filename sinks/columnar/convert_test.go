@@ -145,7 +145,7 @@ func TestConvert_Records(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			row := make([]any, 11)
-			err := c.row([]byte(tc.json), row, newRecord(c.s))
+			err := c.row([]byte(tc.json), row, newRecord(c))
 			if tc.err != "" {
 				var ce *ConversionError
 				require.ErrorAs(t, err, &ce)

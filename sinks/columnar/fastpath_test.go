@@ -176,9 +176,9 @@ func FuzzOracle(f *testing.F) {
 		want := make([]any, n)
 		wantErr := oldRow(c, record, want, make([]gjson.Result, n))
 		got := make([]any, n)
-		gotErr := c.row(record, got, newRecord(c.s))
+		gotErr := c.row(record, got, newRecord(c))
 		sh := newShredder(c)
-		row, shErr := sh.shred(record)
+		row, shErr := sh.shred(nil, record)
 		if wantErr != nil {
 			require.EqualError(t, gotErr, wantErr.Error())
 			require.EqualError(t, shErr, wantErr.Error())

@@ -63,7 +63,7 @@ type orcFile struct {
 }
 
 func newORCFile(w *orc.Writer, c *converter) *orcFile {
-	return &orcFile{w: w, conv: c, rec: newRecord(c.s), row: make([]any, len(c.s.Columns))}
+	return &orcFile{w: w, conv: c, rec: newRecord(c), row: make([]any, len(c.s.Columns))}
 }
 
 func (f *orcFile) convert(data []byte) error { return f.conv.row(data, f.row, f.rec) }

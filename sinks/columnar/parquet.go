@@ -144,7 +144,7 @@ type shredder struct {
 type entryNodes struct{ key, val jv }
 
 func newShredder(c *converter) *shredder {
-	return &shredder{c: c, rec: newRecord(c.s)}
+	return &shredder{c: c, rec: newRecord(c)}
 }
 
 func leaves(t *Type) int {
@@ -163,37 +163,37 @@ func leaves(t *Type) int {
 	return 1
 }
 
-// shred converts one record into its parquet row, valid until the next
-// call; strings in it point into data. It fails with a *ConversionError.
-func (sh *shredder) shred(data []byte) (parquet.Row, error) {
-	sh.row, sh.unsorted = sh.row[:0], false
+// shred appends the parquet row of one record to dst, strings pointing
+// into data, and returns the extended dst; it fails with a
+// *ConversionError, and then dst's new values are garbage past len(dst).
+func (sh *shredder) shred(dst parquet.Row, data []byte) (parquet.Row, error) {
+	base := len(dst)
+	sh.row, sh.unsorted = dst, false
 	sh.vals, sh.ents = sh.vals[:0], sh.ents[:0]
 	if err := sh.c.parse(data, sh.rec); err != nil {
-		return nil, err
+		return dst, err
 	}
 	col := 0
 	for i := range sh.c.s.Columns {
 		v, err := sh.c.colValue(i, sh.rec)
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
 		c := &sh.c.s.Columns[i]
 		var cerr *convErr
 		if col, cerr = sh.value(c.Type, v, 0, 0, 0, col, 0); cerr != nil {
-			return nil, &ConversionError{Column: c.Name + cerr.path, Reason: cerr.reason}
+			return dst, &ConversionError{Column: c.Name + cerr.path, Reason: cerr.reason}
 		}
 	}
 	if sh.unsorted {
-		sortByColumn(sh.row)
+		sortByColumn(sh.row[base:])
 	}
 	return sh.row, nil
 }
 
-// emit appends a value of leaf column col.
+// emit appends a value of leaf column col. Values come in column order
+// but for the repeated nodes that mark sh.unsorted.
 func (sh *shredder) emit(v parquet.Value, rep, def, col int) {
-	if n := len(sh.row); n > 0 && sh.row[n-1].Column() > col {
-		sh.unsorted = true
-	}
 	sh.row = append(sh.row, v.Level(rep, def, col))
 }
 
@@ -249,6 +249,8 @@ func (sh *shredder) list(t *Type, v jv, rep, def, repDepth, col, depth int) (int
 		r := rep
 		if n > 0 {
 			r = repDepth + 1
+			// each element starts again at column col
+			sh.unsorted = sh.unsorted || !isLeaf(t.Elem)
 		}
 		var err *convErr
 		if next, err = sh.value(t.Elem, v.d.at(e), r, def+1, repDepth+1, col, depth+1); err != nil {
@@ -265,7 +267,7 @@ func (sh *shredder) structValue(t *Type, v jv, rep, def, repDepth, col, depth in
 		sh.vals = append(sh.vals, jv{})
 	}
 	vals := sh.vals[base:] // stays valid if nested structs grow sh.vals
-	if err := sh.c.fields(t, v, vals); err != nil {
+	if err := sh.c.fields(t, v, vals, sh.rec); err != nil {
 		return col, err
 	}
 	for i, f := range t.Fields {
@@ -295,14 +297,18 @@ func (sh *shredder) mapValue(t *Type, v jv, rep, def, repDepth, col, depth int) 
 		sh.emit(parquet.Value{}, rep, def, col)
 		return sh.nulls(t.Elem, rep, def, col+1), nil
 	}
+	if depth+1 > maxTypeDepth {
+		return col, within(failf("nested too deep"), keySegment(ents[0].key))
+	}
+	if isLeaf(t.Elem) {
+		return sh.leafEntries(t, ents, rep, def, repDepth, col)
+	}
+	sh.unsorted = sh.unsorted || len(ents) > 1 // each entry starts again at column col
 	next := col
 	for i, e := range ents {
 		r := rep
 		if i > 0 {
 			r = repDepth + 1
-		}
-		if depth+1 > maxTypeDepth {
-			return col, within(failf("nested too deep"), keySegment(e.key))
 		}
 		if err := sh.leaf(t.Key, e.key, r, def+1, col); err != nil {
 			return col, within(err, keySegment(e.key))
@@ -315,6 +321,51 @@ func (sh *shredder) mapValue(t *Type, v jv, rep, def, repDepth, col, depth int) 
 	sh.ents = sh.ents[:base]
 	return next, nil
 }
+
+// leafEntries emits a map's keys and then its values, which keeps the
+// row in column order, for a map of primitive values. It fails on the
+// first bad entry, key or value, as the entry-by-entry order would.
+func (sh *shredder) leafEntries(t *Type, ents []entryNodes, rep, def, repDepth, col int) (int, *convErr) {
+	base := len(sh.ents) - len(ents)
+	r := rep
+	for i, e := range ents {
+		if err := sh.leaf(t.Key, e.key, r, def+1, col); err != nil {
+			// an earlier entry's value fails first
+			for _, p := range ents[:i] {
+				if _, verr := sh.leafOrNull(t.Elem, p.val); verr != nil {
+					return col, within(verr, keySegment(p.key))
+				}
+			}
+			return col, within(err, keySegment(e.key))
+		}
+		r = repDepth + 1
+	}
+	r = rep
+	for _, e := range ents {
+		pv, err := sh.leafOrNull(t.Elem, e.val)
+		if err != nil {
+			return col, within(err, keySegment(e.key))
+		}
+		d := def + 1 // the entry is present
+		if !e.val.isNull() {
+			d++ // and so is its optional value
+		}
+		sh.emit(pv, r, d, col+1)
+		r = repDepth + 1
+	}
+	sh.ents = sh.ents[:base]
+	return col + 2, nil
+}
+
+// leafOrNull is v's parquet value as primitive t, a null value for null.
+func (sh *shredder) leafOrNull(t *Type, v jv) (parquet.Value, *convErr) {
+	if v.isNull() {
+		return parquet.Value{}, nil
+	}
+	return leafValue(t, v)
+}
+
+func isLeaf(t *Type) bool { return t.Kind != List && t.Kind != Map && t.Kind != Struct }
 
 // linearDedupe is the map size up to which duplicate keys are found by
 // comparing with each earlier key rather than by hashing.
@@ -476,16 +527,38 @@ type parquetFile struct {
 	// into it; a record is copied because the caller may reuse its buffer
 	// as soon as Write returns.
 	recs []byte
-	row  parquet.Row   // the converted, not yet written row
-	vals parquet.Row   // the pending rows' values, one after another
+	// vals holds the pending rows' values, one after another, and then
+	// the converted row not yet written; rows are shredded in place,
+	// which saves copying each.
+	vals parquet.Row
 	ends []int         // where each pending row ends in vals
 	rows []parquet.Row // the pending rows, for WriteRows
 }
 
 func newParquetFile(w io.Writer, e *Encoder) *parquetFile {
 	// rows are built by hand (WriteRows), so the type parameter is unused
-	pw := parquet.NewGenericWriter[any](w, e.pqSchema, parquet.Compression(e.pqCodec), parquet.CreatedBy("hydrant", "", ""))
+	pw := parquet.NewGenericWriter[any](w, e.pqSchema,
+		parquet.Compression(e.pqCodec),
+		parquet.CreatedBy("hydrant", "", ""),
+		// Page headers would repeat the column index's min and max at the
+		// cost of a second pass over each page.
+		parquet.DataPageStatistics(false),
+		// Pages that stay in L2 cache while they are encoded and
+		// compressed.
+		parquet.PageBufferSize(pageBytes))
 	return &parquetFile{w: pw, sh: newShredder(e.conv)}
+}
+
+// pageBytes is the target size of a Parquet data page.
+const pageBytes = 64 << 10
+
+// pendingEnd is where the pending rows end in f.vals (and the converted
+// row starts).
+func (f *parquetFile) pendingEnd() int {
+	if len(f.ends) == 0 {
+		return 0
+	}
+	return f.ends[len(f.ends)-1]
 }
 
 func (f *parquetFile) convert(data []byte) error {
@@ -493,19 +566,20 @@ func (f *parquetFile) convert(data []byte) error {
 	// A reallocation leaves earlier pending rows on the old array, which
 	// they keep alive.
 	f.recs = append(f.recs, data...)
-	row, err := f.sh.shred(f.recs[start:])
+	// Drop a converted row that was never written (a failed or panicked
+	// conversion).
+	vals, err := f.sh.shred(f.vals[:f.pendingEnd()], f.recs[start:])
+	f.vals = vals
 	if err != nil {
 		f.recs = f.recs[:start]
 		return err
 	}
-	f.row = row
 	return nil
 }
 
 // writeRow adds the converted row to the batch, writing the batch once
 // it is full.
 func (f *parquetFile) writeRow() error {
-	f.vals = append(f.vals, f.row...)
 	f.ends = append(f.ends, len(f.vals))
 	if len(f.ends) >= batchRows || len(f.recs) >= batchBytes {
 		return f.writePending()
@@ -525,7 +599,7 @@ func (f *parquetFile) writePending() error {
 		start = end
 	}
 	_, err := f.w.WriteRows(f.rows)
-	clear(f.vals) // drop references to the records
+	clear(f.vals[:cap(f.vals)]) // drop references to the records, also a failed row's
 	f.recs, f.vals, f.ends = f.recs[:0], f.vals[:0], f.ends[:0]
 	return err
 }

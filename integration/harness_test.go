@@ -139,14 +139,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // writeConfig writes a pipeline file for a directory-sink pipeline.
 func writeConfig(t *testing.T, dir, addr string, extra string) string {
 	t.Helper()
-	cfg := fmt.Sprintf(`version: 1
-server:
-  listen: %s
-  data_dir: %s
-stores:
-  local: { type: directory, path: %s }
-pipelines:
-  - name: events
+	return writePipelines(t, dir, addr, `  - name: events
     stream: { shards: 2 }
     processors:
       - type: append_delimiter
@@ -154,7 +147,21 @@ pipelines:
       - name: lake
         type: directory
         store: local
-%s`, addr, filepath.Join(dir, "data"), filepath.Join(dir, "lake"), extra)
+`+extra)
+}
+
+// writePipelines writes a pipeline file with a "local" directory store at
+// dir/lake; pipelines is the body of its pipelines: section.
+func writePipelines(t *testing.T, dir, addr, pipelines string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`version: 1
+server:
+  listen: %s
+  data_dir: %s
+stores:
+  local: { type: directory, path: %s }
+pipelines:
+%s`, addr, filepath.Join(dir, "data"), filepath.Join(dir, "lake"), pipelines)
 	path := filepath.Join(dir, "hydrant.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 	return path

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -28,14 +27,7 @@ func TestWasm_ExampleModulesRunInTheServer(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 
 	lake := filepath.Join(dir, "lake")
-	cfg := fmt.Sprintf(`version: 1
-server:
-  listen: %s
-  data_dir: %s
-stores:
-  local: { type: directory, path: %s }
-pipelines:
-  - name: events
+	path := writePipelines(t, dir, addr, `  - name: events
     processors:
       - { type: wasm, module: wasm/filter.wasm }
       - { type: wasm, module: wasm/redact.wasm, timeout: 2s, memory_limit: 64MiB }
@@ -48,9 +40,7 @@ pipelines:
         prefix: "customer=!{partitionKeyFromLambda:customer_id}/"
         error_output_prefix: "errors/!{firehose:error-output-type}/"
         buffer: { size: 1MiB, interval: 0s }
-`, addr, filepath.Join(dir, "data"), lake)
-	path := filepath.Join(dir, "hydrant.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
+`)
 	// wazero compiles the three modules under the race detector: slow.
 	srv := startServerWithin(t, path, addr, 5*time.Minute)
 

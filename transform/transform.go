@@ -5,6 +5,7 @@ package transform
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
@@ -66,4 +67,28 @@ func WithOutput(r record.Record, data []byte, partitionKeys map[string]string) r
 	}
 	r.Meta = meta
 	return r
+}
+
+// RecordIDs names each record of a batch uniquely, for processors whose
+// contract requires unique ids (lambda, exec, wasm). Records split from one
+// source record (deaggregate) share its ID; the second and later get ".N"
+// appended (record ids are base64url, without dots), N being their
+// subsequence number, returned in sub. A record without an ID is named by
+// its sequence number.
+func RecordIDs(in []record.Record) (ids []string, sub []int) {
+	ids, sub = make([]string, len(in)), make([]int, len(in))
+	count := make(map[string]int, len(in))
+	for i := range in {
+		base := in[i].ID
+		if base == "" {
+			base = strconv.FormatUint(in[i].Seq, 10)
+		}
+		n := count[base]
+		count[base] = n + 1
+		ids[i], sub[i] = base, n
+		if n > 0 {
+			ids[i] += "." + strconv.Itoa(n)
+		}
+	}
+	return ids, sub
 }

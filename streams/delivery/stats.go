@@ -84,7 +84,12 @@ func (s *Stats) addFailure(kind string, err error) {
 }
 
 func (s *Stats) recordFailureLocked(kind string, err error) {
-	f := Failure{At: time.Now(), Type: kind, Error: err.Error()}
+	s.keepFailureLocked(Failure{At: time.Now(), Type: kind, Error: err.Error()})
+}
+
+// keepFailureLocked appends f to the recent failures, keeping the newest
+// maxRecentFailures.
+func (s *Stats) keepFailureLocked(f Failure) {
 	s.s.RecentFailures = append(s.s.RecentFailures, f)
 	if n := len(s.s.RecentFailures); n > maxRecentFailures {
 		s.s.RecentFailures = append(s.s.RecentFailures[:0], s.s.RecentFailures[n-maxRecentFailures:]...)
@@ -102,7 +107,7 @@ func (s *Stats) addBackedUp(errorType string, failed []sinks.Failed) {
 	defer s.mu.Unlock()
 	s.s.BackedUpRecords[errorType] += int64(len(failed))
 	if len(failed) > 0 { // one entry per backup write is enough for the dashboard
-		s.s.RecentFailures = append(s.s.RecentFailures, Failure{At: failed[0].Ended, Type: errorType, Error: failed[0].Message})
+		s.keepFailureLocked(Failure{At: failed[0].Ended, Type: errorType, Error: failed[0].Message})
 	}
 }
 

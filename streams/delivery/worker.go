@@ -418,11 +418,12 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 			if err == nil && len(res) != len(ok) {
 				err = errors.New("processor returned a result count that does not match its input")
 			}
+			if err != nil && ctx.Err() != nil {
+				// Stopped, not failed: the records are read again after a restart.
+				return nil, nil, ctx.Err()
+			}
 			if err == nil || attempt > retries {
 				break
-			}
-			if ctx.Err() != nil {
-				return nil, nil, ctx.Err()
 			}
 			w.log.Warn("processor failed, retrying", "attempt", attempt, "err", err)
 			if serr := sleep(ctx, w.p.opts.Backoff(attempt)); serr != nil {

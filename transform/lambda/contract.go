@@ -67,9 +67,13 @@ var (
 	ErrFailedByHandler = errors.New("ProcessingFailed returned by the processor")
 )
 
-// invoker carries one event to the handler and returns its response.
+// invoker carries one event to the handler. accept checks the answer while
+// the transport still owns it: an exec child whose answer broke the contract
+// is restarted before anyone else talks to it, so one stray line cannot
+// shift every later answer. timeout bounds the exchange itself, not a wait
+// for a busy transport.
 type invoker interface {
-	invoke(ctx context.Context, event []byte) ([]byte, error)
+	invoke(ctx context.Context, event []byte, timeout time.Duration, accept func(answer []byte) error) error
 	close(ctx context.Context) error
 }
 
@@ -160,23 +164,14 @@ func (p *Processor) Close(ctx context.Context) error { return p.inv.close(ctx) }
 // Process sends in as one or more invocations and maps the verdicts back.
 func (p *Processor) Process(ctx context.Context, in []record.Record) ([]transform.Result, error) {
 	res := make([]transform.Result, len(in))
+	ids, sub := transform.RecordIDs(in)
 	for start := 0; start < len(in); {
-		end, size := start, 0
-		for end < len(in) {
-			n := encodedSize(&in[end])
-			if end > start && size+n > MaxPayload {
-				break
-			}
-			size += n
+		end, size := start+1, encodedSize(&in[start])
+		for end < len(in) && size+encodedSize(&in[end]) <= MaxPayload {
+			size += encodedSize(&in[end])
 			end++
 		}
-		if size > MaxPayload { // a single record that cannot fit
-			res[start] = transform.Result{Status: transform.Failed,
-				Err: fmt.Errorf("%w: %d bytes of data, %d allowed per event", ErrTooLarge, len(in[start].Data), MaxPayload)}
-			start = end
-			continue
-		}
-		if err := p.invoke(ctx, in[start:end], res[start:end]); err != nil {
+		if err := p.invoke(ctx, in[start:end], ids[start:end], sub[start:end], res[start:end]); err != nil {
 			return nil, err
 		}
 		start = end
@@ -184,13 +179,16 @@ func (p *Processor) Process(ctx context.Context, in []record.Record) ([]transfor
 	return res, nil
 }
 
+// encodedSize estimates a record's share of an event; invoke checks the
+// real size, since JSON escaping can make ids and keys longer.
 func encodedSize(r *record.Record) int {
 	return (len(r.Data)+2)/3*4 + 2*len(r.ID) + len(r.Key) + recordOverhead
 }
 
-// invoke runs one invocation for in and fills res.
-func (p *Processor) invoke(ctx context.Context, in []record.Record, res []transform.Result) error {
-	ids, sub := recordIDs(in)
+// invoke runs one invocation for in (named ids) and fills res. An event
+// over MaxPayload is split in halves; a single record that does not fit
+// fails alone.
+func (p *Processor) invoke(ctx context.Context, in []record.Record, ids []string, sub []int, res []transform.Result) error {
 	ev := Event{InvocationID: p.newID(), DeliveryStreamARN: p.cfg.DeliveryStreamARN, Region: p.cfg.Region,
 		Records: make([]EventRecord, len(in))}
 	for i := range in {
@@ -204,41 +202,32 @@ func (p *Processor) invoke(ctx context.Context, in []record.Record, res []transf
 	if err != nil {
 		return fmt.Errorf("lambda: encode event: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	defer cancel()
-	out, err := p.inv.invoke(ctx, body)
-	if err != nil {
-		return err
-	}
-	return Decode(out, in, ids, res)
-}
-
-// recordIDs names each record of an invocation uniquely. Records split
-// from one source record (deaggregate) share its ID; the second and later
-// get ".N" appended (record ids are base64url, without dots), N being their
-// subsequence number, which is returned in sub.
-func recordIDs(in []record.Record) (ids []string, sub []int) {
-	ids, sub = make([]string, len(in)), make([]int, len(in))
-	count := make(map[string]int, len(in))
-	for i := range in {
-		base := in[i].ID
-		if base == "" {
-			base = strconv.FormatUint(in[i].Seq, 10)
+	if len(body) > MaxPayload {
+		if len(in) == 1 {
+			res[0] = transform.Result{Status: transform.Failed,
+				Err: fmt.Errorf("%w: its event is %d bytes, %d allowed", ErrTooLarge, len(body), MaxPayload)}
+			return nil
 		}
-		n := count[base]
-		count[base] = n + 1
-		ids[i], sub[i] = base, n
-		if n > 0 {
-			ids[i] += "." + strconv.Itoa(n)
+		h := len(in) / 2
+		if err := p.invoke(ctx, in[:h], ids[:h], sub[:h], res[:h]); err != nil {
+			return err
 		}
+		return p.invoke(ctx, in[h:], ids[h:], sub[h:], res[h:])
 	}
-	return ids, sub
+	err = p.inv.invoke(ctx, body, p.cfg.Timeout, func(answer []byte) error {
+		return Decode(answer, in, ids, res)
+	})
+	if errors.Is(err, ErrMissingID) || errors.Is(err, ErrDuplicatedID) {
+		return nil // every record of this invocation failed (in res), not worth a retry
+	}
+	return err
 }
 
 // Decode parses a handler's response to an invocation of in (named ids)
 // and fills res, one result per record. It returns an error when the
-// response as a whole is unusable; a response with missing or duplicated
-// ids fails every record instead.
+// response as a whole is unusable; when ids are missing, unknown or
+// duplicated it fails every record in res and also returns that error
+// (wrapping ErrMissingID or ErrDuplicatedID).
 func Decode(body []byte, in []record.Record, ids []string, res []transform.Result) error {
 	var resp Response
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -260,7 +249,7 @@ func Decode(body []byte, in []record.Record, ids []string, res []transform.Resul
 		for i := range res {
 			res[i] = transform.Result{Status: transform.Failed, Err: err}
 		}
-		return nil
+		return err
 	}
 	for _, rr := range resp.Records {
 		i, ok := index[rr.RecordID]

@@ -92,15 +92,22 @@ type child struct {
 	err    error
 }
 
-func (e *execInvoker) invoke(ctx context.Context, event []byte) ([]byte, error) {
+func (e *execInvoker) invoke(ctx context.Context, event []byte, timeout time.Duration, accept func([]byte) error) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return nil, errStopped
+		return errStopped
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("exec %s: %w", e.argv[0], context.Cause(ctx)) // the child is fine
+	}
+	// The deadline starts now, not while waiting for the lock: shards
+	// share one child.
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	c, err := e.running(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	type answer struct {
 		line []byte
@@ -119,19 +126,29 @@ func (e *execInvoker) invoke(ctx context.Context, event []byte) ([]byte, error) 
 		line, err := readLine(c.out, MaxResponse)
 		done <- answer{line, err}
 	}()
+	var a answer
 	select {
-	case a := <-done:
-		if a.err != nil {
-			status := e.stop(c)
-			return nil, fmt.Errorf("exec %s: %w (%s; restarting it)", e.argv[0], a.err, status)
-		}
-		e.deaths = 0
-		return a.line, nil
+	case a = <-done:
 	case <-ctx.Done():
 		e.stop(c)
 		<-done
-		return nil, fmt.Errorf("exec %s: no answer: %w (killed; restarting it)", e.argv[0], context.Cause(ctx))
+		return fmt.Errorf("exec %s: no answer: %w (killed; restarting it)", e.argv[0], context.Cause(ctx))
 	}
+	if a.err == nil && c.out.Buffered() > 0 {
+		a.err = fmt.Errorf("%w: the process wrote more than one line for one event", ErrJSONProcessing)
+	}
+	if a.err != nil {
+		status := e.stop(c)
+		return fmt.Errorf("exec %s: %w (%s; restarting it)", e.argv[0], a.err, status)
+	}
+	if err := accept(a.line); err != nil {
+		// Whatever it wrote, it is out of step with the contract now: a
+		// fresh child keeps the next answer from being a stale one.
+		e.stop(c)
+		return fmt.Errorf("exec %s: %w (restarting it)", e.argv[0], err)
+	}
+	e.deaths = 0
+	return nil
 }
 
 // readLine reads one '\n'-terminated line of at most limit bytes.
@@ -163,8 +180,7 @@ func (e *execInvoker) running(ctx context.Context) (*child, error) {
 		select {
 		case <-e.ch.exited:
 			e.log.Warn("exec processor exited", "err", e.ch.err)
-			e.died()
-			e.ch = nil
+			e.stop(e.ch) // closes our end of its pipes and starts the back-off
 		default:
 			return e.ch, nil
 		}
@@ -261,7 +277,10 @@ func logLines(r io.Reader, log *slog.Logger) {
 // stop kills c's process group, waits for it and forgets it; it returns
 // how the process ended.
 func (e *execInvoker) stop(c *child) string {
-	if c.cmd.Process != nil {
+	select {
+	case <-c.exited:
+		// Reaped: its pid (and group id) may belong to someone else now.
+	default:
 		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 	}
 	c.stdout.Close()
@@ -293,6 +312,12 @@ func (e *execInvoker) close(ctx context.Context) error {
 		}
 		e.stop(c)
 	}
-	e.pumps.Wait()
+	// A descendant that left the group may still hold stderr open.
+	pumped := make(chan struct{})
+	go func() { e.pumps.Wait(); close(pumped) }()
+	select {
+	case <-pumped:
+	case <-ctx.Done():
+	}
 	return nil
 }

@@ -141,3 +141,31 @@ func testExecutable(tb testing.TB) string {
 	require.NoError(tb, err)
 	return exe
 }
+
+// A child that writes something besides its answers (a debug line) is out
+// of step with the contract: it is restarted rather than left to answer
+// every later event with the previous event's response.
+func TestExec_AStrayLineRestartsTheChild(t *testing.T) {
+	p := newChild(t, "chatty", cfg(), nil)
+	for range 3 {
+		_, err := p.Process(t.Context(), recs(`{"n":1}`))
+		require.ErrorIs(t, err, ErrJSONProcessing)
+		require.ErrorContains(t, err, "restarting it")
+	}
+}
+
+// Shards share one child: a call that waited for it gets its whole timeout.
+func TestExec_TheTimeoutStartsWhenTheChildIsFree(t *testing.T) {
+	c := cfg()
+	c.Timeout = 2 * time.Second
+	p := newChild(t, "slow", c, nil)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = p.Process(t.Context(), recs(`{"n":1}`)) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err, "three calls of 0.8 s each fit a 2 s timeout one after the other")
+	}
+}

@@ -17,7 +17,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"records":null}`))
 	f.Add([]byte(`[]`))
 	in := recs("a", "b")
-	ids, _ := recordIDs(in)
+	ids, _ := transform.RecordIDs(in)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res := make([]transform.Result, len(in))
 		if err := Decode(body, in, ids, res); err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	awslambda "github.com/aws/aws-lambda-go/lambda"
@@ -127,6 +128,10 @@ func runChild(mode string) int {
 			continue
 		case mode == "stderr":
 			fmt.Fprintf(os.Stderr, "child: batch %d\n", n)
+		case mode == "chatty":
+			fmt.Fprintln(out, "debug: got a batch") // not part of the contract
+		case mode == "slow":
+			time.Sleep(800 * time.Millisecond) // a slow handler, not test synchronisation
 		}
 		resp, err := h.Invoke(context.Background(), line)
 		if err != nil {

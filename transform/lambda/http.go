@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // HTTPConfig configures a processor that POSTs events to a URL.
@@ -37,7 +38,17 @@ type httpInvoker struct {
 	client *http.Client
 }
 
-func (h *httpInvoker) invoke(ctx context.Context, event []byte) ([]byte, error) {
+func (h *httpInvoker) invoke(ctx context.Context, event []byte, timeout time.Duration, accept func([]byte) error) error {
+	body, err := h.post(ctx, event, timeout)
+	if err != nil {
+		return err
+	}
+	return accept(body)
+}
+
+func (h *httpInvoker) post(ctx context.Context, event []byte, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(event))
 	if err != nil {
 		return nil, fmt.Errorf("lambda: %w", err)

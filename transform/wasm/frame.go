@@ -38,19 +38,20 @@ const (
 	inFixedSize  = 4*4 + 8 + 8
 )
 
-// inputSize returns the size of the input frame for in.
-func inputSize(in []record.Record) uint64 {
+// inputSize returns the size of the input frame for in, whose records are
+// named ids (unique: transform.RecordIDs).
+func inputSize(in []record.Record, ids []string) uint64 {
 	n := uint64(inHeaderSize)
 	for i := range in {
 		r := &in[i]
-		n += inFixedSize + uint64(len(r.ID)) + uint64(len(r.Key)) + uint64(len(r.Shard)) + uint64(len(r.Data))
+		n += inFixedSize + uint64(len(ids[i])) + uint64(len(r.Key)) + uint64(len(r.Shard)) + uint64(len(r.Data))
 	}
 	return n
 }
 
 // encodeInput writes the input frame for in into dst, which has exactly
-// inputSize(in) bytes (it is a view of the module's memory).
-func encodeInput(dst []byte, in []record.Record) {
+// inputSize(in, ids) bytes (it is a view of the module's memory).
+func encodeInput(dst []byte, in []record.Record, ids []string) {
 	copy(dst, magicIn)
 	le.PutUint32(dst[4:], ABIVersion)
 	le.PutUint32(dst[8:], uint32(len(in)))
@@ -61,7 +62,7 @@ func encodeInput(dst []byte, in []record.Record) {
 	}
 	for i := range in {
 		r := &in[i]
-		str(r.ID)
+		str(ids[i])
 		le.PutUint64(dst[p:], uint64(r.Arrived.UnixMilli()))
 		p += 8
 		str(r.Key)
@@ -118,7 +119,8 @@ func (r *reader) bytes(what string) []byte { return r.take(r.u32(what), what) }
 // decoder turns an output frame into Results for the batch it answers.
 // Its maps are reused across the records of one frame.
 type decoder struct {
-	in []record.Record
+	in  []record.Record
+	ids []string // the unique names in was sent with
 	// byID maps input ids to indexes; built only if the module answers out
 	// of order.
 	byID map[string]int
@@ -130,7 +132,7 @@ type decoder struct {
 // Results. frame must be a host-owned copy: Ok data aliases it. Every way
 // the frame can disagree with docs/wasm-abi.md is an error wrapping
 // ErrMalformed, ErrRecordID or ErrBatchFailed.
-func decodeOutput(frame []byte, in []record.Record) ([]transform.Result, error) {
+func decodeOutput(frame []byte, in []record.Record, ids []string) ([]transform.Result, error) {
 	r := reader{b: frame}
 	magic := string(r.take(4, "magic"))
 	if r.err == nil && magic != magicOut && magic != magicError {
@@ -159,7 +161,7 @@ func decodeOutput(frame []byte, in []record.Record) ([]transform.Result, error) 
 	if uint64(n) != uint64(len(in)) {
 		return nil, fmt.Errorf("%w: %d verdicts for %d records", ErrRecordID, n, len(in))
 	}
-	d := decoder{in: in}
+	d := decoder{in: in, ids: ids}
 	res := make([]transform.Result, len(in))
 	outs := make([]record.Record, len(in))
 	seen := make([]bool, len(in))
@@ -221,13 +223,13 @@ func decodeOutput(frame []byte, in []record.Record) ([]transform.Result, error) 
 
 // index finds the input record verdict j answers: usually j itself.
 func (d *decoder) index(j int, id []byte) (int, error) {
-	if j < len(d.in) && string(id) == d.in[j].ID {
+	if j < len(d.ids) && string(id) == d.ids[j] {
 		return j, nil
 	}
 	if d.byID == nil {
-		d.byID = make(map[string]int, len(d.in))
-		for i := range d.in {
-			d.byID[d.in[i].ID] = i
+		d.byID = make(map[string]int, len(d.ids))
+		for i, name := range d.ids {
+			d.byID[name] = i
 		}
 	}
 	i, ok := d.byID[string(id)]

@@ -58,8 +58,9 @@ func encodeOutput(vs []verdict) []byte {
 
 func TestEncodeInputLayout(t *testing.T) {
 	in := []record.Record{{ID: "ab", Key: "k", Shard: "s", Seq: 0x0102, Arrived: time.UnixMilli(5), Data: []byte("xyz")}}
-	buf := make([]byte, inputSize(in))
-	encodeInput(buf, in)
+	ids, _ := transform.RecordIDs(in)
+	buf := make([]byte, inputSize(in, ids))
+	encodeInput(buf, in, ids)
 	want := "HYDI" + "\x01\x00\x00\x00" + "\x01\x00\x00\x00" +
 		"\x02\x00\x00\x00ab" + "\x05\x00\x00\x00\x00\x00\x00\x00" + "\x01\x00\x00\x00k" +
 		"\x01\x00\x00\x00s" + "\x02\x01\x00\x00\x00\x00\x00\x00" + "\x03\x00\x00\x00xyz"
@@ -74,7 +75,7 @@ func TestDecodeOutput(t *testing.T) {
 		{statusOk, in[0].ID, "new", []string{"k", "v"}},
 		{statusUnchanged, in[1].ID, "", []string{"k", "v1", "k", "v2"}},
 	})
-	res, err := decodeOutput(frame, in)
+	res, err := decodeOutput(frame, in, ids(in))
 	require.NoError(t, err)
 	require.Equal(t, transform.Ok, res[0].Status)
 	require.Equal(t, "new", string(res[0].Out[0].Data))
@@ -109,7 +110,7 @@ func TestDecodeOutputRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := decodeOutput(tt.frame, in)
+			res, err := decodeOutput(tt.frame, in, ids(in))
 			require.ErrorIs(t, err, tt.want)
 			require.ErrorContains(t, err, tt.msg)
 			require.Nil(t, res)
@@ -126,7 +127,7 @@ func FuzzDecodeOutput(f *testing.F) {
 	f.Add([]byte("HYDO\x01\x00\x00\x00\x03\x00\x00\x00\x00\xff\xff\xff\xff"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		res, err := decodeOutput(frame, in)
+		res, err := decodeOutput(frame, in, ids(in))
 		if err != nil {
 			require.Nil(t, res)
 			return
@@ -162,4 +163,28 @@ func TestOutputKeepsBothEnds(t *testing.T) {
 	require.LessOrEqual(t, len(s), 2*keep+len(" … "))
 	o.reset()
 	require.Empty(t, o.String())
+}
+
+// ids names in's records as the processor does.
+func ids(in []record.Record) []string {
+	names, _ := transform.RecordIDs(in)
+	return names
+}
+
+func TestEncodeInput_RepeatedIDsAreMadeUnique(t *testing.T) {
+	in := testRecords(3, 1)
+	in[1].ID, in[2].ID = in[0].ID, in[0].ID // sub-records of one aggregate
+	names := ids(in)
+	require.Equal(t, []string{in[0].ID, in[0].ID + ".1", in[0].ID + ".2"}, names)
+	frame := encodeOutput([]verdict{
+		{statusOk, names[2], "c", nil}, // out of order: matched by name
+		{statusOk, names[0], "a", nil},
+		{statusOk, names[1], "b", nil},
+	})
+	res, err := decodeOutput(frame, in, names)
+	require.NoError(t, err)
+	for i, want := range []string{"a", "b", "c"} {
+		require.Equal(t, want, string(res[i].Out[0].Data))
+		require.Equal(t, in[0].ID, res[i].Out[0].ID, "outputs keep the source record's ID")
+	}
 }

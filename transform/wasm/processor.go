@@ -254,7 +254,9 @@ func (p *Processor) put(inst *instance) {
 
 // run makes the two calls of one batch and decodes the answer.
 func (p *Processor) run(ctx context.Context, inst *instance, in []record.Record) ([]transform.Result, error) {
-	size := inputSize(in)
+	// Sub-records of one aggregate share an ID; the frame needs unique ones.
+	ids, _ := transform.RecordIDs(in)
+	size := inputSize(in, ids)
 	if size > maxFrame || size > p.memLimit {
 		return nil, fmt.Errorf("%w: the batch's input frame is %d bytes, memory_limit is %d", ErrMemoryLimit, size, p.memLimit)
 	}
@@ -272,7 +274,7 @@ func (p *Processor) run(ctx context.Context, inst *instance, in []record.Record)
 		return nil, fmt.Errorf("%w: hydrant_alloc(%d) returned %#x, outside the module's %d bytes of memory",
 			ErrMalformed, size, ptr, inst.mem.Size())
 	}
-	encodeInput(view, in)
+	encodeInput(view, in, ids)
 	stack[0], stack[1] = uint64(ptr), size
 	if err := inst.process.CallWithStack(callCtx, stack); err != nil {
 		return nil, p.callError(ctx, inst, "hydrant_process", err)
@@ -290,5 +292,5 @@ func (p *Processor) run(ctx context.Context, inst *instance, in []record.Record)
 	if p.log.Enabled(ctx, slog.LevelDebug) && inst.out.len() > 0 {
 		p.log.Debug("wasm module output", "output", inst.out.String())
 	}
-	return decodeOutput(frame, in)
+	return decodeOutput(frame, in, ids)
 }

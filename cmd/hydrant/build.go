@@ -125,7 +125,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 			}
 			store := objectStore(dc.Store, dp+".store")
 			backupStore := objectStore(dc.Backup.Store, dp+".backup.store")
-			env := procEnv{cfg: cfg, pipeline: pc.Name, log: log.With("pipeline", pc.Name, "destination", dc.Name), wasmCache: a.wasmCache()}
+			env := procEnv{cfg: cfg, pipeline: pc.Name, log: log.With("pipeline", pc.Name, "destination", dc.Name), wasmCache: a.wasmCache}
 			procs, perr := buildProcessors(ctx, env, pc.Processors, pp+".processors")
 			if perr == nil {
 				var more []transform.Processor
@@ -273,8 +273,9 @@ type procEnv struct {
 	cfg      *configs.Config // paths are relative to its file
 	pipeline string
 	log      *slog.Logger
-	// wasmCache compiles each wasm module once for every destination.
-	wasmCache wazero.CompilationCache
+	// wasmCache compiles each wasm module once for every destination; it
+	// is made on first use only.
+	wasmCache func() wazero.CompilationCache
 }
 
 // buildProcessors builds a chain; each destination gets its own instances
@@ -297,7 +298,7 @@ func buildProcessors(ctx context.Context, env procEnv, pcs []configs.Processor, 
 			p = builtin.NewDecompress(builtin.DecompressOptions{})
 		case configs.ProcessorWasm:
 			p, err = wasm.New(ctx, wasm.Config{Module: env.cfg.Resolve(pc.Module), Timeout: time.Duration(pc.Timeout),
-				MemoryLimit: int64(pc.MemoryLimit), Cache: env.wasmCache, Log: env.log})
+				MemoryLimit: int64(pc.MemoryLimit), Cache: env.wasmCache(), Log: env.log})
 		case configs.ProcessorLambda, configs.ProcessorExec:
 			lc := lambda.Config{
 				DeliveryStreamARN: api.DeliveryStreamARN(api.DefaultRegion, env.pipeline), Region: api.DefaultRegion,

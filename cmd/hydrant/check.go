@@ -68,7 +68,8 @@ func checkProcessors(ctx context.Context, cfg *configs.Config) configs.Errors {
 		if len(pcs) == 0 {
 			return
 		}
-		env := procEnv{cfg: cfg, pipeline: pipeline, log: slog.New(slog.DiscardHandler), wasmCache: cache}
+		env := procEnv{cfg: cfg, pipeline: pipeline, log: slog.New(slog.DiscardHandler),
+			wasmCache: func() wazero.CompilationCache { return cache }}
 		procs, err := buildProcessors(ctx, env, pcs, path)
 		if err != nil {
 			errs = append(errs, err)

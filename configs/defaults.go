@@ -129,7 +129,7 @@ func (c *Config) destinationDefaults(dp string, d *Destination) {
 			format = "parquet"
 		}
 		setStr(c, dp+".format.type", &d.Format.Type, format)
-		if d.Format.Type == "parquet" || d.Format.Type == "orc" {
+		if d.Format.Columnar() {
 			setStr(c, dp+".format.compression", &d.Format.Compression, DefaultFormatCompression)
 		}
 	}
@@ -138,7 +138,7 @@ func (c *Config) destinationDefaults(dp string, d *Destination) {
 		setVal(c, dp+".max_active_partitions", &d.MaxActivePartitions, DefaultMaxActivePartitions)
 	}
 	size := DefaultBufferSize
-	if object && (d.Format.Type == "parquet" || d.Format.Type == "orc") {
+	if object && d.Format.Columnar() {
 		size = DefaultConvertedBufferSize
 	}
 	setVal(c, dp+".buffer.size", &d.Buffer.Size, size)

@@ -310,6 +310,12 @@ type Format struct {
 	Compression string `yaml:"compression"`
 }
 
+// Columnar reports whether records are converted (parquet or orc) rather
+// than written as they are (json).
+func (f Format) Columnar() bool {
+	return f.Type == "parquet" || f.Type == "orc"
+}
+
 // Retry is a retry window.
 type Retry struct {
 	// Duration is how long a failing batch is retried before its records

@@ -139,11 +139,14 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 				refused = append(refused, perr)
 				continue
 			}
+			format, err := formatEncoder(cfg, dc.Format)
+			if err != nil {
+				refused = append(refused, cfg.Errorf(dp+".format.schema", "%v", err))
+				continue
+			}
 			if store == nil || backupStore == nil || len(refused) > 0 {
 				continue
 			}
-			// checkTemplates reported a schema that does not load.
-			format, _ := formatEncoder(cfg, dc.Format)
 			sink, err := object.New(object.Config{Pipeline: pc.Name, Version: pipelineVersion, Bucket: dc.Bucket, Prefix: dc.Prefix,
 				Compression: dc.Compression, Format: format}, store)
 			if err != nil {

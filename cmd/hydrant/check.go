@@ -15,7 +15,7 @@ import (
 // formatEncoder loads a destination's schema and builds its Parquet or ORC
 // encoder; nil for JSON. A schema's own problems name its file and line.
 func formatEncoder(cfg *configs.Config, f configs.Format) (*columnar.Encoder, error) {
-	if f.Type == "" || f.Type == configs.DefaultFormat {
+	if !f.Columnar() {
 		return nil, nil
 	}
 	s, err := columnar.LoadSchema(cfg.Resolve(f.Schema))
@@ -26,10 +26,9 @@ func formatEncoder(cfg *configs.Config, f configs.Format) (*columnar.Encoder, er
 }
 
 // checkTemplates parses every prefix of the file with the parser delivery
-// uses (real Java DateTimeFormatter letters) and loads every Parquet/ORC
-// schema, so `validate` reports what `serve` would refuse, at the field's
-// position. configs checks only the shape of expressions since it imports
-// no project package.
+// uses (real Java DateTimeFormatter letters), so `validate` reports what
+// `serve` would refuse, at the field's position. configs checks only the
+// shape of expressions since it imports no project package.
 func checkTemplates(cfg *configs.Config) configs.Errors {
 	var errs configs.Errors
 	check := func(path, tmpl string, errorPrefix bool) {
@@ -46,10 +45,22 @@ func checkTemplates(cfg *configs.Config) configs.Errors {
 			check(dp+".prefix", d.Prefix, false)
 			check(dp+".error_output_prefix", d.ErrorOutputPrefix, true)
 			check(dp+".backup.prefix", d.Backup.Prefix, false)
-			if d.Type == configs.DestS3 || d.Type == configs.DestDirectory {
-				if _, err := formatEncoder(cfg, d.Format); err != nil {
-					errs = append(errs, cfg.Errorf(dp+".format.schema", "%v", err))
-				}
+		}
+	}
+	return errs
+}
+
+// checkFormats loads every Parquet/ORC schema of an object destination and
+// builds its encoder, as `serve` does, for `validate`.
+func checkFormats(cfg *configs.Config) configs.Errors {
+	var errs configs.Errors
+	for i, p := range cfg.Pipelines {
+		for j, d := range p.Destinations {
+			if d.Type != configs.DestS3 && d.Type != configs.DestDirectory {
+				continue
+			}
+			if _, err := formatEncoder(cfg, d.Format); err != nil {
+				errs = append(errs, cfg.Errorf(fmt.Sprintf("pipelines[%d].destinations[%d].format.schema", i, j), "%v", err))
 			}
 		}
 	}

@@ -136,3 +136,25 @@ pipelines:
 	require.Equal(t, 1, code)
 	require.Equal(t, path+":5:32: pipelines[0].destinations[0].type: the http sink is not built yet in this version of hydrant\n", errOut)
 }
+
+// A schema's own mistakes are reported by validate and by serve, naming the
+// pipeline file's field and the schema file's line.
+func TestValidateAndServe_ReportABadSchemaAtItsLine(t *testing.T) {
+	dir := t.TempDir()
+	schema := filepath.Join(dir, "s.yaml")
+	require.NoError(t, os.WriteFile(schema, []byte("columns:\n  - { name: id, type: int64 }\n  - { name: tags, type: \"list<strin>\" }\n"), 0o644))
+	path := filepath.Join(dir, "p.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`server: { data_dir: `+filepath.Join(dir, "data")+`, listen: "127.0.0.1:0" }
+stores:
+  local: { type: directory, path: `+filepath.Join(dir, "lake")+` }
+pipelines:
+  - name: events
+    destinations:
+      - { name: lake, type: directory, store: local, format: { type: parquet, schema: s.yaml } }
+`), 0o644))
+	for _, cmd := range []string{"validate", "serve"} {
+		code, _, errOut := runCmd(t, cmd, "--config", path)
+		require.Equal(t, 1, code, cmd)
+		require.Contains(t, errOut, path+":7:87: pipelines[0].destinations[0].format.schema: "+schema+":3:25: columns[1].type: ", cmd)
+	}
+}

@@ -160,7 +160,7 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstSummary(descProcessing, uint64(s.ProcessingCalls), s.ProcessingTime.Seconds(), nil, p.name, d.Name)
 			counter(descProcessingCalls, float64(s.ProcessingCalls-s.ProcessingFailed), p.name, d.Name, "success")
 			counter(descProcessingCalls, float64(s.ProcessingFailed), p.name, d.Name, "failure")
-			if d.Format.Type == "parquet" || d.Format.Type == "orc" {
+			if d.Format.Columnar() {
 				counter(descSucceedConversion, float64(s.DeliveredRecords), p.name, d.Name)
 				counter(descFailedConversion, float64(s.BackedUpRecords[delivery.FormatConversionFailed]), p.name, d.Name)
 			}

@@ -22,7 +22,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return reportConfigError(stderr, err)
 	}
-	errs := checkTemplates(cfg)
+	errs := append(checkTemplates(cfg), checkFormats(cfg)...)
 	if len(errs) == 0 {
 		errs = checkProcessors(context.Background(), cfg)
 	}

@@ -29,6 +29,14 @@ func scrape(t *testing.T, h http.Handler, series string) string {
 	return ""
 }
 
+// putLines sends lines to stream through the batch door and requires 200.
+func putLines(t *testing.T, h http.Handler, stream string, lines []string) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/v1/streams/"+stream+"/records", strings.NewReader(strings.Join(lines, "\n"))))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+}
+
 // waitScrape polls /metrics until every series has its wanted value.
 func waitScrape(t *testing.T, h http.Handler, want map[string]string) {
 	t.Helper()
@@ -70,9 +78,7 @@ pipelines:
 			bytes += len(l)
 		}
 		sent += len(lines)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/v1/streams/events/records", strings.NewReader(strings.Join(lines, "\n"))))
-		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		putLines(t, h, "events", lines)
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/v1/streams/events/records", strings.NewReader("{bad")))
@@ -125,9 +131,7 @@ pipelines:
 	for i := range noKey {
 		lines = append(lines, fmt.Sprintf(`{"i":%d}`, i))
 	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/v1/streams/events/records", strings.NewReader(strings.Join(lines, "\n"))))
-	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	putLines(t, h, "events", lines)
 	startDelivery(t, a)
 
 	const failed = `hydrant_backup_records_total{destination="lake",error_output_type="s3-failed",pipeline="events"}`

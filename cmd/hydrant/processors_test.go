@@ -79,13 +79,6 @@ func lakeFiles(t *testing.T, root, part string) map[string]string {
 	return out
 }
 
-func putLines(t *testing.T, h http.Handler, stream string, lines []string) {
-	t.Helper()
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/v1/streams/"+stream+"/records", strings.NewReader(strings.Join(lines, "\n"))))
-	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-}
-
 func TestLambdaProcessor_TransformsPartitionsAndBacksUpFailures(t *testing.T) {
 	dir := t.TempDir()
 	a := testApp(t, dir, `server: { data_dir: %[1]s }

@@ -65,6 +65,8 @@ var (
 	// ErrFailedByHandler is the error of a record the handler answered
 	// ProcessingFailed.
 	ErrFailedByHandler = errors.New("ProcessingFailed returned by the processor")
+	// errStopped is returned by calls after Close.
+	errStopped = errors.New("lambda: processor closed")
 )
 
 // invoker carries one event to the handler. accept checks the answer while
@@ -167,8 +169,12 @@ func (p *Processor) Process(ctx context.Context, in []record.Record) ([]transfor
 	ids, sub := transform.RecordIDs(in)
 	for start := 0; start < len(in); {
 		end, size := start+1, encodedSize(&in[start])
-		for end < len(in) && size+encodedSize(&in[end]) <= MaxPayload {
-			size += encodedSize(&in[end])
+		for end < len(in) {
+			n := encodedSize(&in[end])
+			if size+n > MaxPayload {
+				break
+			}
+			size += n
 			end++
 		}
 		if err := p.invoke(ctx, in[start:end], ids[start:end], sub[start:end], res[start:end]); err != nil {

@@ -3,7 +3,6 @@ package lambda
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -86,6 +85,3 @@ func snippet(b []byte) string {
 	}
 	return string(b)
 }
-
-// errStopped is returned by calls after Close.
-var errStopped = errors.New("lambda: processor closed")

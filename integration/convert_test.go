@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,27 +14,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 )
-
-// destinationsDelivered reads /v1/pipelines/{name}: delivered records by
-// destination.
-func destinationsDelivered(t *testing.T, addr, name string) map[string]int64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/v1/pipelines/" + name)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var st struct {
-		Destinations []struct {
-			Name  string                           `json:"name"`
-			Stats struct{ DeliveredRecords int64 } `json:"stats"`
-		} `json:"destinations"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
-	out := map[string]int64{}
-	for _, d := range st.Destinations {
-		out[d.Name] = d.Stats.DeliveredRecords
-	}
-	return out
-}
 
 // scrapeMetrics reads /metrics into series -> value.
 func scrapeMetrics(t *testing.T, addr string) map[string]string {
@@ -118,7 +96,7 @@ func TestS3Delivery_ParquetAndORCAreReadByIndependentReaders(t *testing.T) {
 	sendLines(t, addr, "orders", lines)
 
 	waitFor(t, time.Minute, "delivery to both destinations", func() bool {
-		d := destinationsDelivered(t, addr, "orders")
+		d := getPipeline(t, addr, "orders").delivered()
 		return d["lake"] == good && d["orc"] == good
 	})
 	checkBackups(t, backup, "format-conversion-failed/", "Format.Conversion.Failed", bad)

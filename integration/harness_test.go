@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net"
@@ -165,6 +166,37 @@ pipelines:
 	path := filepath.Join(dir, "hydrant.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 	return path
+}
+
+// pipelineStatus is the part of GET /v1/pipelines/{name} the tests read.
+type pipelineStatus struct {
+	Incoming struct {
+		Records int64 `json:"records"`
+	} `json:"incoming"`
+	Destinations []struct {
+		Name  string                           `json:"name"`
+		Stats struct{ DeliveredRecords int64 } `json:"stats"`
+	} `json:"destinations"`
+}
+
+func getPipeline(t *testing.T, addr, name string) pipelineStatus {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/v1/pipelines/" + name)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var st pipelineStatus
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	return st
+}
+
+// delivered returns the delivered records by destination.
+func (s pipelineStatus) delivered() map[string]int64 {
+	out := map[string]int64{}
+	for _, d := range s.Destinations {
+		out[d.Name] = d.Stats.DeliveredRecords
+	}
+	return out
 }
 
 // lakeObject is one delivered object.

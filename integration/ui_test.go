@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,22 +59,11 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-// pipelineStats is what /v1/pipelines/{name} reports for the first
-// destination and the pipeline's ingest.
+// pipelineStats is what /v1/pipelines/{name} reports for the pipeline's
+// ingest and its first destination.
 func pipelineStats(t *testing.T, addr, name string) (incoming, delivered int64) {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/v1/pipelines/" + name)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var st struct {
-		Incoming struct {
-			Records int64 `json:"records"`
-		} `json:"incoming"`
-		Destinations []struct {
-			Stats struct{ DeliveredRecords int64 } `json:"stats"`
-		} `json:"destinations"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	st := getPipeline(t, addr, name)
 	return st.Incoming.Records, st.Destinations[0].Stats.DeliveredRecords
 }
 

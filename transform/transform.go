@@ -7,7 +7,6 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -63,7 +62,7 @@ func WithOutput(r record.Record, data []byte, partitionKeys map[string]string) r
 		meta[k] = v
 	}
 	for k, v := range partitionKeys {
-		meta[prefix.LambdaKey(k)] = v
+		meta[record.LambdaKey(k)] = v
 	}
 	r.Meta = meta
 	return r

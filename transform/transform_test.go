@@ -5,7 +5,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -20,7 +19,7 @@ func TestWithOutput_CopiesMetaAndKeepsIdentity(t *testing.T) {
 	in := record.Record{ID: "a", Key: "k", Seq: 3, Data: []byte("old"), Meta: map[string]string{"query.x": "1"}}
 	out := WithOutput(in, []byte("new"), map[string]string{"team": "t1"})
 	require.Equal(t, "new", string(out.Data))
-	require.Equal(t, map[string]string{"query.x": "1", prefix.LambdaKey("team"): "t1"}, out.Meta)
+	require.Equal(t, map[string]string{"query.x": "1", record.LambdaKey("team"): "t1"}, out.Meta)
 	require.Equal(t, map[string]string{"query.x": "1"}, in.Meta, "the input's Meta is not modified")
 	require.Equal(t, in.ID, out.ID)
 	require.Equal(t, in.Seq, out.Seq)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hydrant-io/hydrant/buffer"
 	"github.com/hydrant-io/hydrant/configs"
+	"github.com/hydrant-io/hydrant/delivery"
 	"github.com/hydrant-io/hydrant/ingest"
 	"github.com/hydrant-io/hydrant/ingest/api"
 	"github.com/hydrant-io/hydrant/sinks"
@@ -23,7 +24,6 @@ import (
 	"github.com/hydrant-io/hydrant/sinks/object"
 	"github.com/hydrant-io/hydrant/sinks/s3"
 	"github.com/hydrant-io/hydrant/streams"
-	"github.com/hydrant-io/hydrant/streams/delivery"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 	"github.com/hydrant-io/hydrant/transform/builtin"
@@ -163,7 +163,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 			}
 			dests = append(dests, &delivery.Destination{
 				Name:          dc.Name,
-				ErrorType:     backup.S3Failed,
+				ErrorType:     record.S3Failed,
 				Sink:          sink,
 				Processors:    procs,
 				Policy:        buffer.Policy{MaxBytes: int64(dc.Buffer.Size), Interval: time.Duration(dc.Buffer.Interval)},

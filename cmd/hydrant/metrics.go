@@ -5,11 +5,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/hydrant-io/hydrant/streams/delivery"
 )
 
 // metrics are the ingest-side counters, kept as Prometheus instruments on
@@ -162,7 +161,7 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(descProcessingCalls, float64(s.ProcessingFailed), p.name, d.Name, "failure")
 			if d.Format.Columnar() {
 				counter(descSucceedConversion, float64(s.DeliveredRecords), p.name, d.Name)
-				counter(descFailedConversion, float64(s.BackedUpRecords[delivery.FormatConversionFailed]), p.name, d.Name)
+				counter(descFailedConversion, float64(s.BackedUpRecords[record.FormatConversionFailed]), p.name, d.Name)
 			}
 			gauge(descPartitions, float64(st.Partitions()), p.name, d.Name)
 			for _, b := range p.stream.Backlog(d.Name) {

@@ -40,30 +40,6 @@ import (
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
-// Error output types, the values of !{firehose:error-output-type}.
-const (
-	ProcessingFailed        = "processing-failed"
-	PartitionKeyFailed      = "partition-key-failed"
-	ActivePartitionExceeded = "active-partition-exceeded"
-	FormatConversionFailed  = "format-conversion-failed"
-	S3Failed                = "s3-failed" // also the directory sink
-	HTTPEndpointFailed      = "http-endpoint-failed"
-	OpenSearchFailed        = "opensearch-failed"
-	PostgresFailed          = "postgres-failed"
-	RedshiftFailed          = "redshift-failed"
-	IcebergFailed           = "iceberg-failed"
-)
-
-// IsErrorType reports whether s is one of the error output types above.
-func IsErrorType(s string) bool {
-	switch s {
-	case ProcessingFailed, PartitionKeyFailed, ActivePartitionExceeded, FormatConversionFailed,
-		S3Failed, HTTPEndpointFailed, OpenSearchFailed, PostgresFailed, RedshiftFailed, IcebergFailed:
-		return true
-	}
-	return false
-}
-
 // DefaultErrorPrefix is used when Config.ErrorPrefix is empty.
 const DefaultErrorPrefix = "!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
 

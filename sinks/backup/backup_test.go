@@ -58,7 +58,7 @@ func failed(seq uint64, data string) Failed {
 func TestBackup_WriteFailedLines(t *testing.T) {
 	w, root := newWriter(t, Config{ErrorPrefix: "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/"})
 	items := []Failed{failed(41, "{\"a\":1}"), failed(42, "\x00\xff")}
-	require.NoError(t, w.WriteFailed(t.Context(), ProcessingFailed, items))
+	require.NoError(t, w.WriteFailed(t.Context(), record.ProcessingFailed, items))
 
 	fs := files(t, root)
 	require.Len(t, fs, 1)
@@ -82,19 +82,19 @@ func TestBackup_WriteFailedLines(t *testing.T) {
 	require.Equal(t, []byte("\x00\xff"), second.RawData)
 
 	// Retrying the same items overwrites; other items or types do not.
-	require.NoError(t, w.WriteFailed(t.Context(), ProcessingFailed, items))
+	require.NoError(t, w.WriteFailed(t.Context(), record.ProcessingFailed, items))
 	require.Len(t, files(t, root), 1)
-	require.NoError(t, w.WriteFailed(t.Context(), ProcessingFailed, items[:1]))
-	require.NoError(t, w.WriteFailed(t.Context(), S3Failed, items))
+	require.NoError(t, w.WriteFailed(t.Context(), record.ProcessingFailed, items[:1]))
+	require.NoError(t, w.WriteFailed(t.Context(), record.S3Failed, items))
 	require.Len(t, files(t, root), 3)
-	require.NoError(t, w.WriteFailed(t.Context(), S3Failed, nil))
+	require.NoError(t, w.WriteFailed(t.Context(), record.S3Failed, nil))
 	require.Len(t, files(t, root), 3)
 	require.Error(t, w.WriteFailed(t.Context(), "", items))
 }
 
 func TestBackup_DefaultErrorPrefix(t *testing.T) {
 	w, root := newWriter(t, Config{})
-	require.NoError(t, w.WriteFailed(t.Context(), PartitionKeyFailed, []Failed{failed(1, "x")}))
+	require.NoError(t, w.WriteFailed(t.Context(), record.PartitionKeyFailed, []Failed{failed(1, "x")}))
 	fs := files(t, root)
 	require.Len(t, fs, 1)
 	require.True(t, strings.HasPrefix(fs[0], "partition-key-failed/2024/01/31/23/clicks-1-"), fs[0])
@@ -124,7 +124,7 @@ func (errStore) Put(context.Context, string, string, io.Reader) error {
 func TestBackup_StoreError(t *testing.T) {
 	w, err := New(Config{Pipeline: "p"}, errStore{})
 	require.NoError(t, err)
-	require.ErrorContains(t, w.WriteFailed(t.Context(), S3Failed, []Failed{failed(1, "x")}), "unavailable")
+	require.ErrorContains(t, w.WriteFailed(t.Context(), record.S3Failed, []Failed{failed(1, "x")}), "unavailable")
 }
 
 func TestBackup_ConfigErrors(t *testing.T) {
@@ -144,10 +144,4 @@ func TestBackup_ConfigErrors(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
-}
-
-func TestBackup_IsErrorType(t *testing.T) {
-	require.True(t, IsErrorType(ProcessingFailed))
-	require.True(t, IsErrorType(IcebergFailed))
-	require.False(t, IsErrorType("directory-failed"))
 }

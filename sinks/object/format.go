@@ -12,14 +12,10 @@ import (
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
-// FormatConversionFailed is the error output type of records that do not
-// fit the destination's schema.
-const FormatConversionFailed = "format-conversion-failed"
-
 // conversionFailed is the per-record error of a record the schema
 // rejected: permanent, backed up as format-conversion-failed.
 func conversionFailed(err error) error {
-	return sinks.Permanent(record.WithErrorType(err, FormatConversionFailed))
+	return sinks.Permanent(record.WithErrorType(err, record.FormatConversionFailed))
 }
 
 // formatBufferSize batches the converter's output before it crosses the

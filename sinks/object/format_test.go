@@ -12,7 +12,6 @@ import (
 
 	"github.com/hydrant-io/hydrant/sinks"
 	"github.com/hydrant-io/hydrant/sinks/columnar"
-	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -43,7 +42,7 @@ func requireConversionFailures(t *testing.T, err error, idx ...int) {
 		ferr := be.Failed[i]
 		require.Error(t, ferr, "record %d", i)
 		require.True(t, sinks.IsPermanent(ferr))
-		require.Equal(t, FormatConversionFailed, record.ErrorType(ferr, ""))
+		require.Equal(t, record.FormatConversionFailed, record.ErrorType(ferr, ""))
 		var ce *columnar.ConversionError
 		require.ErrorAs(t, ferr, &ce)
 	}
@@ -82,7 +81,7 @@ func TestFormat_PartitionsAreSeparateFiles(t *testing.T) {
 	m := &memStore{}
 	s, err := New(Config{Pipeline: "p", Version: 1, Prefix: "c=!{partitionKeyFromQuery:c}/", Format: encoder(t, columnar.Parquet)}, m)
 	require.NoError(t, err)
-	meta := func(c string) map[string]string { return map[string]string{prefix.QueryKey("c"): c} }
+	meta := func(c string) map[string]string { return map[string]string{record.QueryKey("c"): c} }
 	b := batch(
 		record.Record{Data: []byte(`{"id":1}`), Meta: meta("a"), Arrived: t0},
 		record.Record{Data: []byte(`{"id":"bad"}`), Meta: meta("b"), Arrived: t0},

@@ -154,7 +154,7 @@ func (s *Sink) Partition(r *record.Record) (string, error) {
 // partitionKeyFailed is the per-record error of a record whose prefix
 // cannot be evaluated: permanent, backed up as partition-key-failed.
 func partitionKeyFailed(err error) error {
-	return sinks.Permanent(record.WithErrorType(fmt.Errorf("%w: %w", ErrPartitionKeyFailed, err), "partition-key-failed"))
+	return sinks.Permanent(record.WithErrorType(fmt.Errorf("%w: %w", ErrPartitionKeyFailed, err), record.PartitionKeyFailed))
 }
 
 // group is the records of one partition.

@@ -110,7 +110,7 @@ func TestObject_DynamicPartitioning(t *testing.T) {
 	s, err := New(Config{Pipeline: "p", Version: 2, Bucket: "bkt",
 		Prefix: "c=!{partitionKeyFromQuery:c}/!{timestamp:yyyy}/!{firehose:random-string}/", Ext: ".json"}, m)
 	require.NoError(t, err)
-	meta := func(c string) map[string]string { return map[string]string{prefix.QueryKey("c"): c} }
+	meta := func(c string) map[string]string { return map[string]string{record.QueryKey("c"): c} }
 	b := batch(
 		record.Record{Data: []byte("a1 "), Meta: meta("a"), Arrived: t0},
 		record.Record{Data: []byte("b1 "), Meta: meta("b/x"), Arrived: t0},
@@ -165,7 +165,7 @@ func TestObject_StoreErrorFailsOnlyThatPartition(t *testing.T) {
 	m := &failKeyStore{failIn: "c=b/"}
 	s, err := New(Config{Pipeline: "p", Version: 1, Prefix: "c=!{partitionKeyFromQuery:c}/"}, m)
 	require.NoError(t, err)
-	meta := func(c string) map[string]string { return map[string]string{prefix.QueryKey("c"): c} }
+	meta := func(c string) map[string]string { return map[string]string{record.QueryKey("c"): c} }
 	err = s.Write(t.Context(), batch(
 		record.Record{Data: []byte("a"), Meta: meta("a"), Arrived: t0},
 		record.Record{Data: []byte("b"), Meta: meta("b"), Arrived: t0},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hydrant-io/hydrant/streams/record"
 )
 
 func BenchmarkPrefix_Eval(b *testing.B) {
@@ -12,7 +13,7 @@ func BenchmarkPrefix_Eval(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v := Values{Time: time.Now(), Meta: map[string]string{QueryKey("c"): "customer-42"}}
+	v := Values{Time: time.Now(), Meta: map[string]string{record.QueryKey("c"): "customer-42"}}
 	buf := make([]byte, 0, 128)
 	for b.Loop() {
 		buf, err = tmpl.AppendEval(buf[:0], v)

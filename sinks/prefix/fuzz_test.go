@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hydrant-io/hydrant/streams/record"
 )
 
 func FuzzTemplate(f *testing.F) {
@@ -21,7 +23,7 @@ func FuzzTemplate(f *testing.F) {
 		_ = tp.WithDefaultTime()
 		v := Values{
 			Time:      time.Date(2021, 1, 1, 0, 30, 0, 0, time.UTC),
-			Meta:      map[string]string{QueryKey("k"): q, LambdaKey("k"): l},
+			Meta:      map[string]string{record.QueryKey("k"): q, record.LambdaKey("k"): l},
 			ErrorType: "processing-failed",
 		}
 		got, err := tp.Eval(v)

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/hydrant-io/hydrant/streams/record"
 )
 
 // Limits on evaluated prefixes (Firehose: an evaluated prefix is at most 512
@@ -59,9 +60,9 @@ type Key struct {
 // MetaKey is the record.Record.Meta key holding this partition key's value.
 func (k Key) MetaKey() string {
 	if k.From == FromLambda {
-		return LambdaKey(k.Name)
+		return record.LambdaKey(k.Name)
 	}
-	return QueryKey(k.Name)
+	return record.QueryKey(k.Name)
 }
 
 // String renders the key as it appears in a template.
@@ -71,13 +72,6 @@ func (k Key) String() string {
 	}
 	return "partitionKeyFromQuery:" + k.Name
 }
-
-// QueryKey is the Meta key under which jq_metadata stores partition key k.
-func QueryKey(k string) string { return "query." + k }
-
-// LambdaKey is the Meta key under which lambda, exec and wasm processors
-// store partition key k.
-func LambdaKey(k string) string { return "lambda." + k }
 
 type partKind uint8
 

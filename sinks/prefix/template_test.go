@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/stretchr/testify/require"
 )
 
@@ -95,9 +96,9 @@ func TestPrefix_ParseErrors(t *testing.T) {
 func TestPrefix_Eval(t *testing.T) {
 	at := date(2018, 8, 27, 10, 30, 0, 0)
 	meta := map[string]string{
-		QueryKey("customer_id"): "c/1",
-		QueryKey("dots"):        "..",
-		LambdaKey("device"):     "phone",
+		record.QueryKey("customer_id"): "c/1",
+		record.QueryKey("dots"):        "..",
+		record.LambdaKey("device"):     "phone",
 	}
 	tests := []struct {
 		name, tmpl string
@@ -169,9 +170,9 @@ func TestPrefix_UnsafeCombination(t *testing.T) {
 	// Two escaped-safe values can still meet; Eval's final check catches it.
 	tmpl, err := Parse("x/!{partitionKeyFromQuery:a}!{partitionKeyFromQuery:b}/", false)
 	require.NoError(t, err)
-	_, err = tmpl.Eval(Values{Meta: map[string]string{QueryKey("a"): "a.", QueryKey("b"): ".b"}})
+	_, err = tmpl.Eval(Values{Meta: map[string]string{record.QueryKey("a"): "a.", record.QueryKey("b"): ".b"}})
 	require.NoError(t, err)
-	got, err := tmpl.Eval(Values{Meta: map[string]string{QueryKey("a"): ".", QueryKey("b"): "."}})
+	got, err := tmpl.Eval(Values{Meta: map[string]string{record.QueryKey("a"): ".", record.QueryKey("b"): "."}})
 	require.NoError(t, err, "dot-only values are escaped")
 	require.Equal(t, "x/%2E%2E/", got)
 }
@@ -211,7 +212,7 @@ func TestPrefix_WithDefaultTime(t *testing.T) {
 			require.NoError(t, err)
 			d := tmpl.WithDefaultTime()
 			require.True(t, d.HasTimestamp() || d.HasPartitionKeys())
-			got, err := d.Eval(Values{Time: at, Meta: map[string]string{QueryKey("c"): "x"}})
+			got, err := d.Eval(Values{Time: at, Meta: map[string]string{record.QueryKey("c"): "x"}})
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 		})
@@ -233,12 +234,12 @@ func TestPrefix_Accessors(t *testing.T) {
 func TestPrefix_Partition(t *testing.T) {
 	tmpl, err := Parse("a=!{partitionKeyFromQuery:a}/b=!{partitionKeyFromLambda:b}/", false)
 	require.NoError(t, err)
-	p, err := tmpl.Partition(map[string]string{QueryKey("a"): "x/y", LambdaKey("b"): "z"})
+	p, err := tmpl.Partition(map[string]string{record.QueryKey("a"): "x/y", record.LambdaKey("b"): "z"})
 	require.NoError(t, err)
 	require.Equal(t, "x%2Fy/z", p)
-	_, err = tmpl.Partition(map[string]string{QueryKey("a"): "x"})
+	_, err = tmpl.Partition(map[string]string{record.QueryKey("a"): "x"})
 	require.ErrorIs(t, err, ErrMissingKey)
-	_, err = tmpl.Partition(map[string]string{QueryKey("a"): "", LambdaKey("b"): "z"})
+	_, err = tmpl.Partition(map[string]string{record.QueryKey("a"): "", record.LambdaKey("b"): "z"})
 	require.ErrorIs(t, err, ErrInvalidValue)
 
 	static, err := Parse("logs/", false)

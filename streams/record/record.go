@@ -89,33 +89,3 @@ func NewID(streamID uint64, shardIndex uint32, seq uint64) string {
 	base64.RawURLEncoding.Encode(out[:], b[:])
 	return string(out[:])
 }
-
-// typedError names the error output type its records are backed up under.
-type typedError struct {
-	err error
-	typ string
-}
-
-func (e typedError) Error() string { return e.err.Error() }
-func (e typedError) Unwrap() error { return e.err }
-
-// WithErrorType marks err so that the records it fails go to the backup
-// under errorType (Firehose's error output types, e.g.
-// "partition-key-failed") rather than the failing stage's default (e.g.
-// "processing-failed" or "s3-failed"). Processors and sinks both use it,
-// which is why it lives with the core types.
-func WithErrorType(err error, errorType string) error {
-	if err == nil {
-		return nil
-	}
-	return typedError{err: err, typ: errorType}
-}
-
-// ErrorType returns the error output type err was marked with, or def.
-func ErrorType(err error, def string) string {
-	var t typedError
-	if errors.As(err, &t) {
-		return t.typ
-	}
-	return def
-}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
+	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
 
@@ -184,7 +184,7 @@ func FuzzJQMetadata(f *testing.F) {
 			return
 		}
 		require.Len(t, res[0].Out, 1)
-		require.Contains(t, res[0].Out[0].Meta, prefix.QueryKey("k"))
+		require.Contains(t, res[0].Out[0].Meta, record.QueryKey("k"))
 		require.Equal(t, "x", res[0].Out[0].Meta["in"])
 	})
 }

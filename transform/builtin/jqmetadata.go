@@ -18,7 +18,6 @@ import (
 	"github.com/itchyny/gojq"
 	"github.com/tidwall/gjson"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
@@ -29,16 +28,12 @@ import (
 // under "partition-key-failed" as Firehose does.
 var ErrPartitionKeyFailed = errors.New("partition key extraction failed")
 
-// PartitionKeyFailed is the error output type of records jq_metadata fails
-// (see record.WithErrorType).
-const PartitionKeyFailed = "partition-key-failed"
-
 // MaxMetadataKeys is Firehose's limit on keys in a MetadataExtractionQuery.
 const MaxMetadataKeys = 50
 
 // JQMetadata extracts partition keys from JSON records with jq expressions,
 // like Firehose's MetadataExtraction processor. Each key's value is stored in
-// Meta under prefix.QueryKey(name), where the prefix expression
+// Meta under record.QueryKey(name), where the prefix expression
 // !{partitionKeyFromQuery:name} finds it. Data is left unchanged. It is safe
 // for concurrent use.
 type JQMetadata struct {
@@ -83,7 +78,7 @@ func NewJQMetadata(keys map[string]string) (*JQMetadata, error) {
 		if err != nil {
 			return nil, fmt.Errorf("jq_metadata: key %q: compile %q: %w", name, expr, err)
 		}
-		k := jqKey{name: name, meta: prefix.QueryKey(name), code: code}
+		k := jqKey{name: name, meta: record.QueryKey(name), code: code}
 		if plainPath.MatchString(expr) {
 			k.path = strings.TrimPrefix(strings.TrimSpace(expr), ".")
 		}
@@ -149,7 +144,7 @@ func (p *JQMetadata) Process(ctx context.Context, in []record.Record) ([]transfo
 				return nil, cerr // the query was interrupted, not wrong
 			}
 			// Backed up as partition-key-failed, as Firehose does.
-			res[i] = transform.Result{Status: transform.Failed, Err: record.WithErrorType(err, PartitionKeyFailed)}
+			res[i] = transform.Result{Status: transform.Failed, Err: record.WithErrorType(err, record.PartitionKeyFailed)}
 			continue
 		}
 		outs[i] = in[i]

@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
@@ -74,7 +73,7 @@ func TestJQMetadata(t *testing.T) {
 			require.Len(t, res[0].Out, 1)
 			o := res[0].Out[0]
 			require.Equal(t, tt.data, string(o.Data), "data unchanged")
-			require.Equal(t, map[string]string{"in": "x", prefix.QueryKey("k"): tt.want, prefix.QueryKey("fixed"): "v"}, o.Meta)
+			require.Equal(t, map[string]string{"in": "x", record.QueryKey("k"): tt.want, record.QueryKey("fixed"): "v"}, o.Meta)
 		})
 	}
 }
@@ -152,7 +151,7 @@ func TestParseMetadataQuery(t *testing.T) {
 	require.NoError(t, err)
 	res, err := p.Process(t.Context(), mkRecords([]byte(`{"customer_id":7}`)))
 	require.NoError(t, err)
-	require.Equal(t, "7", res[0].Out[0].Meta[prefix.QueryKey("customer_id")])
+	require.Equal(t, "7", res[0].Out[0].Meta[record.QueryKey("customer_id")])
 }
 
 // FuzzJQMetadata_PlainPathMatchesGojq checks the scanning fast path for

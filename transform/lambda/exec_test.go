@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
+	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
 
@@ -52,7 +52,7 @@ func newChild(t *testing.T, mode string, c Config, log *slog.Logger) *Processor 
 func pidOf(t *testing.T, res []transform.Result) string {
 	t.Helper()
 	require.Equal(t, transform.Ok, res[0].Status, res[0].Err)
-	return res[0].Out[0].Meta[prefix.LambdaKey("pid")]
+	return res[0].Out[0].Meta[record.LambdaKey("pid")]
 }
 
 func TestExec_OneLongLivedProcessServesEveryBatch(t *testing.T) {
@@ -62,7 +62,7 @@ func TestExec_OneLongLivedProcessServesEveryBatch(t *testing.T) {
 		res, err := p.Process(t.Context(), recs(`{"customer":"c9"}`, `{"drop":true}`, `{"fail":true}`))
 		require.NoError(t, err)
 		require.Equal(t, `{"CUSTOMER":"C9"}`, string(res[0].Out[0].Data))
-		require.Equal(t, "c9", res[0].Out[0].Meta[prefix.LambdaKey("customer")])
+		require.Equal(t, "c9", res[0].Out[0].Meta[record.LambdaKey("customer")])
 		require.Equal(t, transform.Dropped, res[1].Status)
 		require.Equal(t, transform.Failed, res[2].Status)
 		pids = append(pids, pidOf(t, res))

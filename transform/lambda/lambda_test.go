@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
@@ -58,12 +57,12 @@ func TestHTTP_AFirehoseLambdaHandlerRunsUnchanged(t *testing.T) {
 	require.Len(t, res[0].Out, 1)
 	out := res[0].Out[0]
 	require.Equal(t, `{"CUSTOMER":"C1","N":1}`, string(out.Data))
-	require.Equal(t, "c1", out.Meta[prefix.LambdaKey("customer")], "partitionKeys feed !{partitionKeyFromLambda:customer}")
+	require.Equal(t, "c1", out.Meta[record.LambdaKey("customer")], "partitionKeys feed !{partitionKeyFromLambda:customer}")
 	require.Equal(t, "kept", out.Meta["query.x"], "earlier metadata stays")
 	require.Equal(t, in[0].ID, out.ID)
 	require.Equal(t, in[0].Seq, out.Seq)
 	require.Equal(t, in[0].Shard, out.Shard)
-	require.NotContains(t, in[0].Meta, prefix.LambdaKey("customer"), "the input's Meta is not modified")
+	require.NotContains(t, in[0].Meta, record.LambdaKey("customer"), "the input's Meta is not modified")
 
 	require.Equal(t, transform.Dropped, res[1].Status)
 	require.Equal(t, transform.Failed, res[2].Status)
@@ -250,7 +249,7 @@ func TestDecode_OkRecordsKeepTheirInputIdentity(t *testing.T) {
 	body := []byte(`{"records":[{"recordId":"id000","result":"Ok","data":"` + "Yg==" + `","metadata":{"partitionKeys":{"k":"v"}}}]}`)
 	require.NoError(t, Decode(body, in, []string{"id000"}, res))
 	require.Equal(t, "b", string(res[0].Out[0].Data))
-	require.Equal(t, "v", res[0].Out[0].Meta[prefix.LambdaKey("k")])
+	require.Equal(t, "v", res[0].Out[0].Meta[record.LambdaKey("k")])
 	require.Equal(t, in[0].Arrived, res[0].Out[0].Arrived)
 	require.True(t, bytes.Equal(in[0].Data, []byte("a")))
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
@@ -39,10 +38,10 @@ func TestExamples(t *testing.T) {
 		require.Equal(t, transform.Ok, res[0].Status, "%v", res[0].Err)
 		out := res[0].Out[0]
 		require.Equal(t, in[0].Data, out.Data)
-		require.Equal(t, "c-9", out.Meta[prefix.LambdaKey("customer_id")])
-		require.Equal(t, "click", out.Meta[prefix.LambdaKey("event_type")])
-		require.Equal(t, "2024-03-09", out.Meta[prefix.LambdaKey("date")])
-		require.Equal(t, "17", out.Meta[prefix.LambdaKey("hour")])
+		require.Equal(t, "c-9", out.Meta[record.LambdaKey("customer_id")])
+		require.Equal(t, "click", out.Meta[record.LambdaKey("event_type")])
+		require.Equal(t, "2024-03-09", out.Meta[record.LambdaKey("date")])
+		require.Equal(t, "17", out.Meta[record.LambdaKey("hour")])
 	})
 	t.Run("filter", func(t *testing.T) {
 		p := newProc(t, "filter")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
@@ -266,7 +265,7 @@ func (d *decoder) keys(r *reader, nkeys uint32, base map[string]string) (map[str
 		}
 		mk, ok := d.metaKeys[string(k)]
 		if !ok {
-			mk = prefix.LambdaKey(string(k))
+			mk = record.LambdaKey(string(k))
 			d.metaKeys[string(k)] = mk
 		}
 		meta[mk] = string(v)

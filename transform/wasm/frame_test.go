@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
@@ -79,9 +78,9 @@ func TestDecodeOutput(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, transform.Ok, res[0].Status)
 	require.Equal(t, "new", string(res[0].Out[0].Data))
-	require.Equal(t, map[string]string{prefix.LambdaKey("k"): "v"}, res[0].Out[0].Meta)
+	require.Equal(t, map[string]string{record.LambdaKey("k"): "v"}, res[0].Out[0].Meta)
 	require.Equal(t, in[1].Data, res[1].Out[0].Data)
-	require.Equal(t, map[string]string{"query.a": "1", prefix.LambdaKey("k"): "v2"}, res[1].Out[0].Meta, "the last value wins")
+	require.Equal(t, map[string]string{"query.a": "1", record.LambdaKey("k"): "v2"}, res[1].Out[0].Meta, "the last value wins")
 	require.Equal(t, transform.Failed, res[2].Status)
 	require.ErrorIs(t, res[2].Err, ErrProcessingFailed)
 	require.Equal(t, "nope", res[2].Err.(*FailedError).Message)

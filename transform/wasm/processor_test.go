@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
@@ -88,10 +87,10 @@ func TestSDKVerdicts(t *testing.T) {
 	keyed := ok(6, "k")
 	require.Equal(t, map[string]string{
 		"query.region":            "eu",
-		prefix.LambdaKey("shard"): "shardId-000000000001",
-		prefix.LambdaKey("seq"):   "106",
-		prefix.LambdaKey("day"):   "2024-03-09",
-		prefix.LambdaKey("id"):    in[6].ID,
+		record.LambdaKey("shard"): "shardId-000000000001",
+		record.LambdaKey("seq"):   "106",
+		record.LambdaKey("day"):   "2024-03-09",
+		record.LambdaKey("id"):    in[6].ID,
 	}, keyed.Meta)
 	require.Equal(t, transform.Failed, res[7].Status, "a handler panic fails its record only")
 	require.ErrorContains(t, res[7].Err, "handler panic on boom")

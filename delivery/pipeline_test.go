@@ -332,10 +332,10 @@ func TestDelivery_ProcessorResultsRouteRecords(t *testing.T) {
 		}
 	}
 	require.Equal(t, ok, sink.delivered())
-	require.Equal(t, failed, bk.data(ProcessingFailed))
+	require.Equal(t, failed, bk.data(record.ProcessingFailed))
 	snap := p.Stats("d").Snapshot()
 	require.Equal(t, int64(10), snap.DroppedRecords)
-	require.Equal(t, int64(10), snap.BackedUpRecords[ProcessingFailed])
+	require.Equal(t, int64(10), snap.BackedUpRecords[record.ProcessingFailed])
 	require.Equal(t, int64(len(ok)), snap.DeliveredRecords)
 }
 
@@ -360,7 +360,7 @@ func TestDelivery_ProcessorCallFailureRetriesThenBacksUp(t *testing.T) {
 	eventually(t, "committed", func() bool { return committedAll(s) })
 	stop()
 	require.Equal(t, 3, proc.calls, "one call and two retries")
-	require.Equal(t, want, bk.data(ProcessingFailed))
+	require.Equal(t, want, bk.data(record.ProcessingFailed))
 }
 
 func TestDelivery_CancelDrainsBufferedRecords(t *testing.T) {
@@ -404,12 +404,6 @@ func TestDelivery_NewShardsAfterSplitAreRead(t *testing.T) {
 	eventually(t, "all delivered", func() bool { return len(sink.delivered()) == len(want) && committedAll(s) })
 	stop()
 	require.Equal(t, want, sink.delivered())
-}
-
-func TestErrorCode(t *testing.T) {
-	for in, want := range map[string]string{"s3-failed": "S3.Failed", "http-endpoint-failed": "Http.Endpoint.Failed", "processing-failed": "Processing.Failed"} {
-		require.Equal(t, want, errorCode(in))
-	}
 }
 
 func TestDelivery_RecordErrorsBackUpUnderTheirOwnErrorType(t *testing.T) {
@@ -457,7 +451,7 @@ func TestDelivery_ProcessingFailedKeepsTheRawSourceData(t *testing.T) {
 	}}})
 	eventually(t, "committed", func() bool { return committedAll(s) })
 	stop()
-	require.Equal(t, []string{"r000001"}, bk.data(ProcessingFailed), "raw data, not the upper-cased output")
+	require.Equal(t, []string{"r000001"}, bk.data(record.ProcessingFailed), "raw data, not the upper-cased output")
 }
 
 // partSink is a fakeSink that partitions by the record's Meta["k"], failing
@@ -467,7 +461,7 @@ type partSink struct{ fakeSink }
 func (p *partSink) Partition(r *record.Record) (string, error) {
 	k, ok := r.Meta["k"]
 	if !ok {
-		return "", sinks.Permanent(record.WithErrorType(errors.New("no k"), PartitionKeyFailed))
+		return "", sinks.Permanent(record.WithErrorType(errors.New("no k"), record.PartitionKeyFailed))
 	}
 	return k, nil
 }
@@ -505,7 +499,7 @@ func TestDelivery_OneBufferPerPartition(t *testing.T) {
 		require.Equal(t, b.Last, b.Records[len(b.Records)-1].Seq)
 	}
 	require.Equal(t, map[string][]string{"a": {"a-0", "a-2", "a-5"}, "b": {"b-1", "b-4"}, "c": {"c-3"}}, byPart)
-	require.Equal(t, []string{"-6"}, bk.data(PartitionKeyFailed))
+	require.Equal(t, []string{"-6"}, bk.data(record.PartitionKeyFailed))
 }
 
 func TestDelivery_ActivePartitionCapSendsOverflowToBackup(t *testing.T) {
@@ -517,9 +511,9 @@ func TestDelivery_ActivePartitionCapSendsOverflowToBackup(t *testing.T) {
 		Name: "d", Sink: sink, Backup: bk, MaxPartitions: 2,
 		Policy: buffer.Policy{MaxBytes: 1 << 20, Interval: time.Hour},
 	}}})
-	eventually(t, "overflow backed up", func() bool { return len(bk.data(ActivePartitionExceeded)) == 2 })
+	eventually(t, "overflow backed up", func() bool { return len(bk.data(record.ActivePartitionExceeded)) == 2 })
 	stop() // drain flushes the two open partitions
-	require.Equal(t, []string{"c-2", "c-4"}, bk.data(ActivePartitionExceeded))
+	require.Equal(t, []string{"c-2", "c-4"}, bk.data(record.ActivePartitionExceeded))
 	require.Equal(t, []string{"a-0", "a-3", "b-1"}, sink.delivered())
 	require.True(t, committedAll(s))
 }
@@ -595,7 +589,7 @@ func TestDelivery_FailedSubRecordsBackUpTheirSourceOnce(t *testing.T) {
 	}}})
 	eventually(t, "committed", func() bool { return committedAll(s) })
 	stop()
-	require.Equal(t, want, bk.data(ProcessingFailed), "each source record once, as read")
+	require.Equal(t, want, bk.data(record.ProcessingFailed), "each source record once, as read")
 }
 
 func TestDelivery_AQuietPartitionDoesNotHoldTheCheckpointForItsInterval(t *testing.T) {

@@ -23,23 +23,31 @@ type Stats struct {
 	partitions map[record.ShardID]int
 }
 
-// StatsSnapshot is a copy of a destination's counters.
+// StatsSnapshot is a copy of a destination's counters. Its JSON (snake_case)
+// is part of the status API, docs/status-api.md.
 type StatsSnapshot struct {
-	DeliveredRecords, DeliveredBytes  int64
-	SucceededAttempts, FailedAttempts int64
-	DroppedRecords                    int64
-	BackedUpRecords                   map[string]int64 // by error output type
-	ProcessingCalls, ProcessingFailed int64
-	ProcessingTime                    time.Duration
-	LastDelivery                      time.Time
-	RecentFailures                    []Failure // newest last
+	DeliveredRecords  int64            `json:"delivered_records"`
+	DeliveredBytes    int64            `json:"delivered_bytes"`
+	SucceededAttempts int64            `json:"succeeded_attempts"`
+	FailedAttempts    int64            `json:"failed_attempts"`
+	DroppedRecords    int64            `json:"dropped_records"`
+	BackedUpRecords   map[string]int64 `json:"backed_up_records"` // by error output type
+	ProcessingCalls   int64            `json:"processing_calls"`
+	ProcessingFailed  int64            `json:"processing_failed"`
+	// ProcessingTime is left out of the JSON: the status API reports it
+	// as processing_seconds, in seconds like its other durations.
+	ProcessingTime time.Duration `json:"-"`
+	LastDelivery   time.Time     `json:"last_delivery"`
+	RecentFailures []Failure     `json:"recent_failures"` // newest last
 }
 
-// Failure is one failed attempt, kept for the dashboard.
+// Failure is one failed attempt, kept for the dashboard. Type is "delivery"
+// (a sink write), an error output type (records backed up) or the step
+// being retried ("write backup", "commit checkpoint").
 type Failure struct {
-	At    time.Time
-	Type  string
-	Error string
+	At    time.Time `json:"at"`
+	Type  string    `json:"type"`
+	Error string    `json:"error"`
 }
 
 func newStats() *Stats {

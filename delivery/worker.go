@@ -18,20 +18,6 @@ import (
 	"github.com/hydrant-io/hydrant/transform"
 )
 
-// Error output types the runtime itself assigns.
-const (
-	// ProcessingFailed: a processor failed the record or the whole call.
-	ProcessingFailed = "processing-failed"
-	// PartitionKeyFailed: the record's prefix could not be evaluated.
-	PartitionKeyFailed = "partition-key-failed"
-	// ActivePartitionExceeded: the record would have opened a partition
-	// past the destination's cap.
-	ActivePartitionExceeded = "active-partition-exceeded"
-	// FormatConversionFailed: the record did not fit the destination's
-	// Parquet or ORC schema (reported by the sink).
-	FormatConversionFailed = "format-conversion-failed"
-)
-
 // worker delivers one shard to one destination. It owns its reader and its
 // partition buffers; see the package invariants.
 type worker struct {
@@ -184,7 +170,7 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 		if partitioner != nil {
 			k, err := partitioner.Partition(&r)
 			if err != nil {
-				typ := record.ErrorType(err, PartitionKeyFailed)
+				typ := record.ErrorType(err, record.PartitionKeyFailed)
 				failed.add(typ, r, 1, err.Error(), now)
 				continue
 			}
@@ -193,7 +179,7 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 		part := w.parts[key]
 		if part == nil {
 			if len(w.parts) >= w.d.maxPartitions() {
-				failed.add(ActivePartitionExceeded, r, 1, fmt.Sprintf("more than %d active partitions", w.d.maxPartitions()), now)
+				failed.add(record.ActivePartitionExceeded, r, 1, fmt.Sprintf("more than %d active partitions", w.d.maxPartitions()), now)
 				continue
 			}
 			part = &partition{key: key, b: buffer.New(w.d.Policy, buffer.ClockFunc(w.p.opts.Now)), first: r.Seq}
@@ -434,7 +420,7 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 		now := w.p.opts.Now()
 		if err != nil {
 			for _, r := range ok {
-				fail(ProcessingFailed, r, retries+1, err.Error(), now)
+				fail(record.ProcessingFailed, r, retries+1, err.Error(), now)
 			}
 			return nil, failed, nil
 		}
@@ -452,7 +438,7 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 				}
 				// A processor may name another error output type, e.g.
 				// jq_metadata's partition-key-failed.
-				typ := record.ErrorType(r.Err, ProcessingFailed)
+				typ := record.ErrorType(r.Err, record.ProcessingFailed)
 				fail(typ, ok[i], 1, msg, now)
 			}
 		}
@@ -538,7 +524,7 @@ func (w *worker) write(ctx context.Context, b *record.Batch, start time.Time) er
 type failures map[string][]sinks.Failed
 
 func (f failures) add(typ string, r record.Record, attempts int, msg string, now time.Time) {
-	f[typ] = append(f[typ], sinks.Failed{Record: r, Attempts: attempts, Code: errorCode(typ), Message: msg, Ended: now})
+	f[typ] = append(f[typ], sinks.Failed{Record: r, Attempts: attempts, Code: record.ErrorCode(typ), Message: msg, Ended: now})
 }
 
 // backupAll writes every type's failures, in a stable order.
@@ -577,24 +563,4 @@ func (w *worker) retryForever(ctx context.Context, what string, f func() error) 
 			return err
 		}
 	}
-}
-
-// errorCode turns an error output type into Firehose-style error codes,
-// e.g. "s3-failed" → "S3.Failed".
-func errorCode(errorType string) string {
-	code := []byte(errorType)
-	upper := true
-	for i, c := range code {
-		switch {
-		case c == '-':
-			code[i] = '.'
-			upper = true
-		case upper && c >= 'a' && c <= 'z':
-			code[i] = c - 'a' + 'A'
-			upper = false
-		default:
-			upper = false
-		}
-	}
-	return string(code)
 }

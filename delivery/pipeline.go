@@ -11,7 +11,6 @@ import (
 
 	"github.com/hydrant-io/hydrant/buffer"
 	"github.com/hydrant-io/hydrant/sinks"
-	"github.com/hydrant-io/hydrant/streams"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
@@ -90,8 +89,8 @@ func (d *Destination) maxInFlight() int {
 type Options struct {
 	// Name is the pipeline (Firehose delivery stream) name.
 	Name string
-	// Stream is the pipeline's stream.
-	Stream *streams.Stream
+	// Stream is the pipeline's stream (Local for the local log).
+	Stream Stream
 	// Destinations each read the stream with their own checkpoints.
 	Destinations []*Destination
 	// Logger; default discards.
@@ -187,12 +186,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	startNew := func() {
 		for _, sh := range p.opts.Stream.Shards() {
 			for _, d := range p.opts.Destinations {
-				k := d.Name + "\x00" + string(sh.ID)
+				k := d.Name + "\x00" + string(sh)
 				if started[k] {
 					continue
 				}
 				started[k] = true
-				w := &worker{p: p, d: d, shard: sh.ID, stats: p.stats[d.Name]}
+				w := &worker{p: p, d: d, shard: sh, stats: p.stats[d.Name]}
 				wg.Go(func() { w.run(ctx, hard) })
 			}
 		}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/hydrant-io/hydrant/buffer"
 	"github.com/hydrant-io/hydrant/sinks"
-	"github.com/hydrant-io/hydrant/streams"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
@@ -48,6 +47,8 @@ type partition struct {
 	b     *buffer.Batcher
 	first uint64 // lowest seq buffered here: the checkpoint cannot pass it
 	last  uint64
+	// firstSub and lastSub complete the batch identity (record.BatchID).
+	firstSub, lastSub uint32
 	// oldest is the arrival of the first buffered record (data freshness).
 	oldest time.Time
 	// slab holds copies of the Data of a dynamic partition's records; see
@@ -90,15 +91,17 @@ func (w *worker) run(ctx, hard context.Context) {
 	w.log = w.p.log.With("destination", w.d.Name, "shard", w.shard)
 	w.parts = map[string]*partition{}
 	st := w.p.opts.Stream
-	w.readPos = st.Checkpoint(w.d.Name, w.shard)
-	w.committed = w.readPos
-	var r *streams.Reader
+	var r Reader
 	if err := w.retryForever(ctx, "open shard reader", func() (err error) {
+		if w.readPos, err = st.Checkpoint(ctx, w.d.Name, w.shard); err != nil {
+			return err
+		}
 		r, err = st.NewReader(w.shard, w.readPos)
 		return err
 	}); err != nil {
 		return
 	}
+	w.committed = w.readPos
 	defer r.Close()
 
 	// finish flushes everything and commits; used at shard end and drain.
@@ -125,7 +128,7 @@ func (w *worker) run(ctx, hard context.Context) {
 		}
 		switch {
 		case err == nil:
-		case errors.Is(err, streams.ErrShardEnded):
+		case errors.Is(err, record.ErrShardEnded):
 			finish()
 			return
 		case ctx.Err() != nil:
@@ -190,7 +193,7 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 			return false
 		}
 		if part.b.Len() == 0 {
-			part.first, part.oldest, part.since = r.Seq, r.Arrived, w.readBytes
+			part.first, part.firstSub, part.oldest, part.since = r.Seq, r.Sub, r.Arrived, w.readBytes
 			w.parts[key] = part // flush removed it
 		}
 		held := part.held
@@ -200,7 +203,7 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 			part.held += int64(len(r.Data))
 		}
 		w.buffered += part.held - held
-		part.last = r.Seq
+		part.last, part.lastSub = r.Seq, r.Sub
 		if part.b.Add(r) && !w.flush(ctx, []*partition{part}) {
 			return false
 		}
@@ -302,7 +305,7 @@ func (w *worker) flush(ctx context.Context, parts []*partition) bool {
 		p.slab, p.held = nil, 0
 		batches = append(batches, &record.Batch{
 			Pipeline: w.p.opts.Name, Destination: w.d.Name, Shard: w.shard,
-			First: p.first, Last: p.last, Records: p.b.Flush(),
+			First: p.first, Last: p.last, FirstSub: p.firstSub, LastSub: p.lastSub, Records: p.b.Flush(),
 		})
 	}
 	ok := true
@@ -444,7 +447,22 @@ func (w *worker) process(ctx context.Context, in []record.Record) (ok []record.R
 		}
 		ok = next
 	}
+	if len(w.d.Processors) > 0 {
+		numberSubRecords(ok)
+	}
 	return ok, failed, nil
+}
+
+// numberSubRecords sets Sub on the records one source record became, in
+// order, so that every processed record has its own record.Position and a
+// batch its identity, however the records are later cut into batches.
+func numberSubRecords(recs []record.Record) {
+	for i := range recs {
+		recs[i].Sub = 0
+		if i > 0 && recs[i].Seq == recs[i-1].Seq {
+			recs[i].Sub = recs[i-1].Sub + 1
+		}
+	}
 }
 
 // write hands the batch to the sink, retrying what fails until the

@@ -15,16 +15,55 @@ import (
 
 // Sink delivers processed batches to a destination.
 //
-// Write returns nil when every record is delivered; a *BatchError naming the
-// records (by index into b.Records) that failed while the rest were
-// delivered; or any other error for the whole batch. Wrap an error with
-// Permanent when retrying cannot help (it then goes to the backup at once),
-// or with RetryAfter to honour a server hint. Write must be idempotent for
-// the same batch range (object sinks derive names from shard and range) and
-// may be called concurrently for different shards.
+// What the runtime (package delivery) promises a sink:
+//
+//   - A batch holds processed records of one shard and, for a
+//     Partitioner, one partition, in stream order. Its Records are the
+//     sink's to read until Write returns; they must not be modified or kept.
+//   - Write is called concurrently: for different shards (one worker per
+//     destination and shard), and within one shard for different
+//     partitions (up to MaxInFlight, 8 by default, when several
+//     partitions flush at once). Two Writes of the same batch never
+//     overlap: a failed batch is retried only after its Write returned.
+//   - A retry carries the same identity (b.ID()) and only the records still
+//     pending: after a *BatchError, the failed ones; after any other error,
+//     all of them. Retries stop at the destination's retry.duration; what
+//     is left goes to the backup under the destination's error output
+//     type, or the one an error names (record.WithErrorType).
+//   - ctx is cancelled when the server stops hard (the drain timeout):
+//     Write should return promptly then; its batch is delivered again
+//     after the restart.
+//
+// What a sink promises the runtime:
+//
+//   - Write returns nil only when every record is durable at the
+//     destination; a *BatchError naming the records (by index into
+//     b.Records) that failed while the others were delivered; or any
+//     other error for the whole batch. Wrap an error with Permanent when
+//     retrying cannot help (the records go to the backup at once), or
+//     return a *RetryAfterError to honour a server's hint.
+//   - Writing the same batch identity again leaves one copy, not two
+//     (object sinks name objects by it; an exactly-once sink records it).
+//     After a crash the same records may be re-read and cut into
+//     different batches, so a sink that must never duplicate keeps, per
+//     (pipeline, destination, shard), the last record.Position it
+//     committed and skips records at or below it.
+//   - Close is called once, after the last Write has returned.
+//
+// sinks/sinktest checks these promises against a real server; every sink
+// runs it in its own tests.
 type Sink interface {
 	Write(ctx context.Context, b *record.Batch) error
 	Close(ctx context.Context) error
+}
+
+// Checker is an optional capability of a Sink (and of an ObjectStore):
+// Check reports whether the destination answers and is set up as the
+// config expects (bucket or table exists, credentials accepted), with the
+// reason when not. `hydrant validate --check-connections` and /readyz call
+// it; it must not write records and should return within ctx's deadline.
+type Checker interface {
+	Check(ctx context.Context) error
 }
 
 // BatchError reports per-record failures of a partially delivered batch.
@@ -74,6 +113,12 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 // retried flush replaces rather than duplicates. body is read to EOF.
 type ObjectStore interface {
 	Put(ctx context.Context, bucket, key string, body io.Reader) error
+}
+
+// BucketChecker is an optional capability of an ObjectStore: CheckBucket
+// reports whether bucket answers and accepts the store's credentials.
+type BucketChecker interface {
+	CheckBucket(ctx context.Context, bucket string) error
 }
 
 // Failed is one record that could not be delivered, on its way to the backup

@@ -1,13 +1,19 @@
 package streams
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/hydrant-io/hydrant/streams/record"
+)
 
 // Sentinel errors of the stream. Callers branch with errors.Is.
 var (
 	// ErrShardEnded is returned by Reader.Next at the end of a closed
 	// (split or merged) shard once every record of it has been read; the
-	// reader should move on to the shard's children.
-	ErrShardEnded = errors.New("shard ended")
+	// reader should move on to the shard's children. It is the shared
+	// record.ErrShardEnded, so the delivery runtime recognises it from
+	// any stream backend.
+	ErrShardEnded = record.ErrShardEnded
 	// ErrShardNotFound names a shard id the stream does not have (Kinesis'
 	// ResourceNotFoundException).
 	ErrShardNotFound = errors.New("shard not found")

@@ -196,7 +196,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 		for _, d := range dests {
 			a.closers = append(a.closers, d.Sink.Close)
 		}
-		p.delivery, err = delivery.New(delivery.Options{Name: pc.Name, Stream: p.stream, Destinations: dests, Logger: log})
+		p.delivery, err = delivery.New(delivery.Options{Name: pc.Name, Stream: delivery.Local(p.stream), Destinations: dests, Logger: log})
 		if err != nil {
 			return nil, err
 		}

@@ -5,7 +5,7 @@
 // Each object's key is the evaluated prefix followed by
 // prefix.ObjectName(pipeline, version, t, id, ext), where t is the arrival
 // time of the group's oldest record (UTC) and id is
-// prefix.BatchUUID(pipeline, destination, shard, first, last, partition):
+// prefix.BatchUUID(pipeline, destination, shard, first, last, partition, sub-record range):
 // a retried Write of the same batch range produces the same keys and
 // overwrites its earlier objects instead of duplicating them. The seed of
 // !{firehose:random-string} is derived from id for the same reason.
@@ -34,10 +34,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"maps"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -243,11 +243,10 @@ func (s *Sink) group(b *record.Batch) ([]group, map[int]error) {
 	return groups, failed
 }
 
-// key evaluates a group's object key.
 // key returns the object key of a group, its object name without the
 // extension (a zip's entry name) and the instant both were evaluated at.
 func (s *Sink) key(b *record.Batch, g *group) (key, name string, t time.Time, err error) {
-	id := prefix.BatchUUID(s.cfg.Pipeline, b.Destination, string(b.Shard), b.First, b.Last, g.partition, contentID(b, g))
+	id := prefix.BatchUUID(s.cfg.Pipeline, b.Destination, string(b.Shard), b.First, b.Last, g.partition, subRange(b))
 	t = g.oldest
 	if t.IsZero() {
 		t = s.cfg.Now()
@@ -261,17 +260,16 @@ func (s *Sink) key(b *record.Batch, g *group) (key, name string, t time.Time, er
 	return p + name + s.cfg.Ext, name, t, nil
 }
 
-// contentID tells apart two objects of one sequence range and partition:
+// subRange completes the batch identity (record.BatchID) in object names:
 // one source record can expand (decompress, deaggregate) into more than one
-// buffer's worth, flushed as several batches with the same [First, Last].
-// A retry of the same batch has the same content, so it still overwrites
-// its own object. CRC-32C runs at memory speed.
-func contentID(b *record.Batch, g *group) string {
-	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	for _, i := range g.idx {
-		_, _ = h.Write(b.Records[i].Data)
+// buffer's worth, flushed as several batches with the same [First, Last]
+// but different sub-record ranges. A retry keeps its batch's identity, so
+// it still overwrites its own object.
+func subRange(b *record.Batch) string {
+	if b.FirstSub == 0 && b.LastSub == 0 {
+		return ""
 	}
-	return fmt.Sprintf("%d-%08x", len(g.idx), h.Sum32())
+	return strconv.FormatUint(uint64(b.FirstSub), 10) + "-" + strconv.FormatUint(uint64(b.LastSub), 10)
 }
 
 // put streams body, compressed as configured, into the store. The

@@ -179,7 +179,7 @@ func TestObject_StoreErrorFailsOnlyThatPartition(t *testing.T) {
 	require.Len(t, m.keys(), 1, "partition a was written")
 }
 
-func TestObject_KeysFollowRangeAndContent(t *testing.T) {
+func TestObject_KeysFollowTheBatchIdentity(t *testing.T) {
 	m := &memStore{}
 	s, err := New(Config{Pipeline: "p", Version: 1, Prefix: "x/"}, m)
 	require.NoError(t, err)
@@ -187,11 +187,15 @@ func TestObject_KeysFollowRangeAndContent(t *testing.T) {
 	require.NoError(t, s.Write(t.Context(), b1))
 	require.NoError(t, s.Write(t.Context(), b1))
 	require.Len(t, m.keys(), 1, "a retried batch overwrites its object")
-	// One source record expanded past a buffer: two batches, one range.
+	// One source record expanded past a buffer: two batches of one
+	// sequence range, told apart by their sub-record ranges.
+	b1.FirstSub, b1.LastSub = 0, 4
 	b2 := batch(record.Record{Data: []byte("two"), Arrived: t0})
+	b2.FirstSub, b2.LastSub = 5, 9
 	require.Equal(t, b1.First, b2.First)
+	require.NoError(t, s.Write(t.Context(), b1))
 	require.NoError(t, s.Write(t.Context(), b2))
-	require.Len(t, m.keys(), 2, "same range, other content: another object")
+	require.Len(t, m.keys(), 3, "same range, other sub-records: another object")
 }
 
 func TestObject_StoreErrorFailsBatch(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -30,17 +31,79 @@ type Record struct {
 	// Shard and Seq locate the record in the stream; set by the stream on append.
 	Shard ShardID
 	Seq   uint64
+	// Sub numbers the records one source record became after processing
+	// (de-aggregation, a processor returning several): 0, 1, 2, ... in
+	// order, set by the delivery runtime. (Seq, Sub) is the record's
+	// Position, unique within its shard and stable across re-deliveries.
+	Sub uint32
 }
 
-// Batch is a contiguous range [First, Last] of one shard's sequence numbers,
-// read for one destination. Records may hold fewer entries than the range
-// (processors drop records), but the range is what gets checkpointed.
+// Position is where a processed record sits in its shard: the source
+// record's sequence number and the sub-record's index.
+type Position struct {
+	Seq uint64
+	Sub uint32
+}
+
+// Pos returns r's position.
+func (r *Record) Pos() Position { return Position{Seq: r.Seq, Sub: r.Sub} }
+
+// Less orders positions.
+func (p Position) Less(o Position) bool {
+	return p.Seq < o.Seq || (p.Seq == o.Seq && p.Sub < o.Sub)
+}
+
+// Batch is what the runtime hands a sink: processed records of one shard
+// (and one partition), in stream order, for one destination. First and Last
+// are the sequence numbers of its first and last record, FirstSub and
+// LastSub their sub-record indexes; together with the names they are the
+// batch's identity (ID), which stays the same when the batch is retried,
+// even though a retry carries only the records still pending.
 type Batch struct {
-	Pipeline    string
-	Destination string
-	Shard       ShardID
-	First, Last uint64
-	Records     []Record
+	Pipeline          string
+	Destination       string
+	Shard             ShardID
+	First, Last       uint64
+	FirstSub, LastSub uint32
+	Records           []Record
+}
+
+// BatchID identifies a batch across retries, restarts and de-aggregation:
+// the same records of the same destination always get the same id. Sinks
+// derive from it what must not change between attempts: object names, the
+// HTTP endpoint's request id, the checkpoint row of an exactly-once load.
+type BatchID struct {
+	Pipeline, Destination string
+	Shard                 ShardID
+	First, Last           Position
+}
+
+// ID returns the batch's identity.
+func (b *Batch) ID() BatchID {
+	return BatchID{
+		Pipeline: b.Pipeline, Destination: b.Destination, Shard: b.Shard,
+		First: Position{b.First, b.FirstSub}, Last: Position{b.Last, b.LastSub},
+	}
+}
+
+// String renders the id as pipeline/destination/shard/seq.sub-seq.sub,
+// a stable text form to hash or to store.
+func (id BatchID) String() string {
+	b := make([]byte, 0, len(id.Pipeline)+len(id.Destination)+len(id.Shard)+64)
+	b = append(b, id.Pipeline...)
+	b = append(b, '/')
+	b = append(b, id.Destination...)
+	b = append(b, '/')
+	b = append(b, id.Shard...)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, id.First.Seq, 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(id.First.Sub), 10)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, id.Last.Seq, 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(id.Last.Sub), 10)
+	return string(b)
 }
 
 // Bytes is the sum of len(Data) over the batch's records.
@@ -73,6 +136,9 @@ var (
 	ErrBackpressure = errors.New("stream is over its backlog budget")
 	// ErrClosed: the component was closed.
 	ErrClosed = errors.New("closed")
+	// ErrShardEnded: a reader reached the end of a closed shard (after a
+	// split or merge); its children carry on.
+	ErrShardEnded = errors.New("shard ended")
 )
 
 // NewID builds the opaque, unique record id returned to producers. It packs a

@@ -1,0 +1,72 @@
+package delivery
+
+import (
+	"context"
+
+	"github.com/hydrant-io/hydrant/streams"
+	"github.com/hydrant-io/hydrant/streams/record"
+)
+
+// Stream is the seam between the runtime and a stream backend: the handful
+// of things delivery needs from a pipeline's sharded stream. The local log
+// satisfies it through Local; tests use memstream; a NATS JetStream backend
+// plugs in here. Nothing else of the backend leaks into the runtime.
+type Stream interface {
+	// Shards lists every shard still to be delivered, closed ones included
+	// (their readers end with record.ErrShardEnded once read to the end).
+	Shards() []record.ShardID
+	// ShardsChanged returns a channel closed when the shard list changes
+	// (a split or merge); the runtime then starts workers for new shards.
+	ShardsChanged() <-chan struct{}
+	// NewReader reads shard from sequence number from (or from the first
+	// retained record, if from is gone).
+	NewReader(shard record.ShardID, from uint64) (Reader, error)
+	// Checkpoint is the next sequence number destination should deliver
+	// from shard: everything below it is resolved.
+	Checkpoint(ctx context.Context, destination string, shard record.ShardID) (uint64, error)
+	// Commit durably records that destination resolved every record of
+	// shard below next. It never moves a checkpoint backwards.
+	Commit(ctx context.Context, destination string, shard record.ShardID, next uint64) error
+}
+
+// Reader reads one shard in sequence order; one goroutine owns it.
+type Reader interface {
+	// Next returns the next records (at least one, up to about maxBytes of
+	// Data), blocking until one is durable or ctx is done. The records are
+	// the caller's to keep. At the end of a closed shard it returns
+	// record.ErrShardEnded.
+	Next(ctx context.Context, maxBytes int) ([]record.Record, error)
+	Close() error
+}
+
+// Local adapts the local sharded log to Stream.
+func Local(s *streams.Stream) Stream { return localStream{s} }
+
+type localStream struct{ s *streams.Stream }
+
+func (l localStream) Shards() []record.ShardID {
+	info := l.s.Shards()
+	ids := make([]record.ShardID, len(info))
+	for i, sh := range info {
+		ids[i] = sh.ID
+	}
+	return ids
+}
+
+func (l localStream) ShardsChanged() <-chan struct{} { return l.s.ShardsChanged() }
+
+func (l localStream) NewReader(shard record.ShardID, from uint64) (Reader, error) {
+	r, err := l.s.NewReader(shard, from)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (l localStream) Checkpoint(_ context.Context, destination string, shard record.ShardID) (uint64, error) {
+	return l.s.Checkpoint(destination, shard), nil
+}
+
+func (l localStream) Commit(ctx context.Context, destination string, shard record.ShardID, next uint64) error {
+	return l.s.Commit(ctx, destination, shard, next)
+}

@@ -117,7 +117,7 @@ func TestParse_ErrorClasses(t *testing.T) {
 		{"no destinations", "pipelines:\n  - name: p\n",
 			[]string{`p.yaml:2:5: pipelines[0].destinations: at least one destination is required`}},
 		{"unknown destination type", strings.Replace(head, "type: directory\n", "type: kafka\n", 1),
-			[]string{`p.yaml:7:15: pipelines[0].destinations[0].type: unknown destination type "kafka" (want one of directory, http, iceberg, opensearch, postgres, redshift, s3)`}},
+			[]string{`p.yaml:7:15: pipelines[0].destinations[0].type: unknown destination type "kafka" (want one of directory, discard, http, iceberg, opensearch, postgres, redshift, s3)`}},
 		{"store not defined", strings.Replace(head, "store: local", "store: lake", 1),
 			[]string{`p.yaml:8:16: pipelines[0].destinations[0].store: store "lake" is not defined (stores: local)`}},
 		{"store of wrong type", "stores:\n  pg: { type: postgres, dsn: x }\npipelines:\n  - name: p\n    destinations:\n      - { name: d, type: s3, store: pg, bucket: b }\n",

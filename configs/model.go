@@ -215,6 +215,9 @@ const (
 	DestOpenSearch = "opensearch"
 	DestHTTP       = "http"
 	DestIceberg    = "iceberg"
+	// DestDiscard counts records and writes nothing: a sink for
+	// benchmarks and for trying a pipeline out.
+	DestDiscard = "discard"
 )
 
 // Destination is where a pipeline delivers. It carries the union of the

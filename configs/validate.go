@@ -75,6 +75,7 @@ var (
 		DestOpenSearch: {"store", "index", "rotation", "document_id"},
 		DestHTTP:       {"url", "access_key", "content_encoding", "common_attributes"},
 		DestIceberg:    {"store", "table", "format"},
+		DestDiscard:    nil,
 	}
 	compressions       = []string{"none", "gzip", "snappy", "hadoop_snappy", "zip", "zstd"}
 	formats            = []string{"json", "parquet", "orc"}

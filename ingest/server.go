@@ -105,8 +105,10 @@ type Options struct {
 	AWSCredentials map[string]string
 	// Region is used in ARNs. Default "us-east-1".
 	Region string
-	// Ready reports readiness for /readyz; nil means always ready.
-	Ready func(ctx context.Context) error
+	// Ready reports readiness for /readyz: an error answers 503 with it;
+	// detail (one line per component, e.g. each destination) follows
+	// either answer. Nil means always ready.
+	Ready func(ctx context.Context) (detail string, err error)
 	// Logger receives request failures; default discards.
 	Logger *slog.Logger
 	// Now is the clock (arrival times, SigV4 skew). Default time.Now.
@@ -121,7 +123,7 @@ type Server struct {
 	apiKeys       [][]byte
 	awsCreds      map[string]string
 	region        string
-	ready         func(ctx context.Context) error
+	ready         func(ctx context.Context) (string, error)
 	log           *slog.Logger
 	now           func() time.Time
 	pool          sync.Pool // *reqState
@@ -242,14 +244,20 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	var detail string
 	if s.ready != nil {
-		if err := s.ready(r.Context()); err != nil {
+		var err error
+		if detail, err = s.ready(r.Context()); err != nil {
+			msg := "not ready: " + err.Error()
+			if detail != "" {
+				msg += "\n" + detail
+			}
 			s.writeError(w, r, "application/json", &apiError{status: http.StatusServiceUnavailable,
-				code: api.ErrServiceUnavailable, msg: "not ready: " + err.Error()})
+				code: api.ErrServiceUnavailable, msg: msg})
 			return
 		}
 	}
-	writeText(w, http.StatusOK, "ok\n")
+	writeText(w, http.StatusOK, "ok\n"+detail)
 }
 
 func writeText(w http.ResponseWriter, status int, body string) {

@@ -319,7 +319,7 @@ func TestFirehose_DescribeDeliveryStream(t *testing.T) {
 func TestServer_HealthAndRoutes(t *testing.T) {
 	ready := errors.New("wal not open")
 	h := newTestServer(t, newFake("logs"), func(o *Options) {
-		o.Ready = func(context.Context) error { return ready }
+		o.Ready = func(context.Context) (string, error) { return "lake: bucket missing\n", ready }
 	}).Handler()
 	do := func(method, path string) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
@@ -331,8 +331,11 @@ func TestServer_HealthAndRoutes(t *testing.T) {
 	require.Equal(t, "ok\n", w.Body.String())
 	er := requireError(t, do(http.MethodGet, "/readyz"), 503, api.ErrServiceUnavailable)
 	require.Contains(t, er.Message, "wal not open")
+	require.Contains(t, er.Message, "lake: bucket missing", "the detail follows the reason")
 	ready = nil
-	require.Equal(t, http.StatusOK, do(http.MethodGet, "/readyz").Code)
+	w = do(http.MethodGet, "/readyz")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, "ok\nlake: bucket missing\n", w.Body.String(), "the detail follows ok")
 	requireError(t, do(http.MethodGet, "/"), 405, api.ErrMethodNotAllowed)
 	requireError(t, do(http.MethodGet, "/v1/streams/logs/records"), 405, api.ErrMethodNotAllowed)
 	requireError(t, do(http.MethodGet, "/nope"), 404, api.ErrNotFound)

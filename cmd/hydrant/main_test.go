@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,7 +94,7 @@ func TestValidate_OKPrintsOneLinePerPipeline(t *testing.T) {
 	code, out, errOut := runCmd(t, "validate", "--config", "../../configs/examples/dynamic-partitioning.yaml")
 	require.Equal(t, 0, code, errOut)
 	require.True(t, strings.HasPrefix(out, "ok\n"), out)
-	require.Contains(t, out, "pipeline orders: on-demand shards, 2 processors")
+	require.Contains(t, out, "pipeline orders: 4 shards, 2 processors")
 }
 
 // validate builds every processor as serve would: the full example names
@@ -132,9 +133,39 @@ pipelines:
     destinations:
       - { name: partner, type: http, url: "https://example.com/firehose" }
 `)
-	code, _, errOut := runCmd(t, "serve", "--config", path)
+	for _, cmd := range []string{"serve", "validate"} {
+		code, _, errOut := runCmd(t, cmd, "--config", path)
+		require.Equal(t, 1, code, cmd)
+		require.Equal(t, path+":5:32: pipelines[0].destinations[0].type: the http sink is not built yet in this version of hydrant\n", errOut, cmd)
+	}
+}
+
+// validate --check-connections asks each destination and backup store
+// (sinks.Checker) and names the one that does not answer.
+func TestValidate_CheckConnectionsNamesTheDestinationThatDoesNotAnswer(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing answers there now
+	path := writeFile(t, "check.yaml", `server: { data_dir: `+filepath.Join(dir, "data")+` }
+stores:
+  local: { type: directory, path: `+filepath.Join(dir, "lake")+` }
+  gone: { type: s3, endpoint: "http://`+closed+`", access_key_id: a, secret_access_key: b }
+pipelines:
+  - name: events
+    destinations:
+      - { name: lake, type: directory, store: local }
+      - { name: cloud, type: s3, store: gone, bucket: logs, retry: { duration: 0s } }
+`)
+	code, out, errOut := runCmd(t, "validate", "--config", path)
+	require.Equal(t, 0, code, "without the flag nothing is contacted: %s", errOut)
+	require.NotContains(t, out, "check ")
+
+	code, out, _ = runCmd(t, "validate", "--config", path, "--check-connections")
 	require.Equal(t, 1, code)
-	require.Equal(t, path+":5:32: pipelines[0].destinations[0].type: the http sink is not built yet in this version of hydrant\n", errOut)
+	require.Contains(t, out, "check events/lake: ok\n")
+	require.Contains(t, out, "check events/cloud: not reachable")
 }
 
 // A schema's own mistakes are reported by validate and by serve, naming the

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hydrant-io/hydrant/configs"
-	"github.com/hydrant-io/hydrant/ingest"
 	"github.com/hydrant-io/hydrant/ingest/admin"
 )
 
@@ -163,8 +162,6 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("GET /v1/pipelines/{name}", a.servePipeline)
 	return a.metrics.instrument(mux)
 }
-
-var _ ingest.Streams = (*app)(nil)
 
 // pprofMux serves net/http/pprof for HYDRANT_PPROF=127.0.0.1:6060.
 func pprofMux() http.Handler {

@@ -2,16 +2,27 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"slices"
+
+	"github.com/tetratelabs/wazero"
 
 	"github.com/hydrant-io/hydrant/configs"
 )
 
+// errChecksFailed: validate --check-connections found a destination that
+// does not answer.
+var errChecksFailed = errors.New("connection checks failed")
+
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("validate", "validate --config FILE", stderr)
+	fs := newFlags("validate", "validate --config FILE [--check-connections]", stderr)
 	cfgPath := fs.String("config", envOr("HYDRANT_CONFIG", ""), "pipeline file to check [HYDRANT_CONFIG]")
+	checkConns := fs.Bool("check-connections", false, "also ask every destination and backup store whether it answers (bucket exists, credentials accepted)")
+	fs.BoolVar(checkConns, "check", false, "short for --check-connections")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -22,12 +33,22 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return reportConfigError(stderr, err)
 	}
-	errs := append(checkTemplates(cfg), checkFormats(cfg)...)
-	if len(errs) == 0 {
-		errs = checkProcessors(context.Background(), cfg)
-	}
-	if len(errs) > 0 {
-		return reportConfigError(stderr, errs)
+	// Build every component as serve would (no stream is opened, no
+	// server contacted, no exec child started), then close it.
+	ctx := context.Background()
+	cache := wazero.NewCompilationCache()
+	var closers []func(context.Context) error
+	defer func() {
+		for _, c := range slices.Backward(closers) {
+			_ = c(ctx)
+		}
+		_ = cache.Close(ctx)
+	}()
+	pipelines, err := buildPipelines(ctx, cfg, slog.New(slog.DiscardHandler),
+		func() wazero.CompilationCache { return cache },
+		func(c func(context.Context) error) { closers = append(closers, c) })
+	if err != nil {
+		return reportConfigError(stderr, err)
 	}
 	fmt.Fprintln(stdout, "ok")
 	for _, p := range cfg.Pipelines {
@@ -43,6 +64,20 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 			dests += d.Name + " (" + d.Type + ")"
 		}
 		fmt.Fprintf(stdout, "pipeline %s: %s shards, %d processors, destinations: %s\n", p.Name, shards, len(p.Processors), dests)
+	}
+	if !*checkConns {
+		return nil
+	}
+	allOK := true
+	for _, p := range pipelines {
+		lines, ok := checkAll(ctx, p)
+		for _, line := range lines {
+			fmt.Fprint(stdout, "check ", line)
+		}
+		allOK = allOK && ok
+	}
+	if !allOK {
+		return errChecksFailed
 	}
 	return nil
 }

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hydrant-io/hydrant/buffer"
+	"github.com/hydrant-io/hydrant/configs"
+	"github.com/hydrant-io/hydrant/delivery"
+	"github.com/hydrant-io/hydrant/sinks"
+	"github.com/hydrant-io/hydrant/sinks/backup"
+	"github.com/hydrant-io/hydrant/sinks/columnar"
+	"github.com/hydrant-io/hydrant/sinks/directory"
+	//	"github.com/hydrant-io/hydrant/sinks/discard"
+	"github.com/hydrant-io/hydrant/sinks/object"
+	"github.com/hydrant-io/hydrant/sinks/s3"
+	"github.com/hydrant-io/hydrant/streams/record"
+	"github.com/hydrant-io/hydrant/transform"
+)
+
+// pipelineVersion is Firehose's DeliveryStreamVersion in object names.
+// Config changes are not versioned yet, so it stays 1.
+const pipelineVersion = 1
+
+// sinkEnv is what a destination's constructor gets: its config, where it
+// sits in the file (errors name that position) and the shared stores.
+type sinkEnv struct {
+	cfg      *configs.Config
+	pipeline string
+	dc       configs.Destination
+	path     string // e.g. pipelines[0].destinations[1]
+	stores   *storeSet
+	log      *slog.Logger
+}
+
+// errorf is a config error at one of the destination's fields.
+func (e sinkEnv) errorf(field, format string, args ...any) error {
+	return e.cfg.Errorf(e.path+"."+field, format, args...)
+}
+
+// newSink builds a destination's sink and names the error output type its
+// failures are backed up under. One case per destination type: a new type
+// is one package and one case here.
+func newSink(env sinkEnv) (sink sinks.Sink, errorType string, err error) {
+	switch env.dc.Type {
+	case configs.DestDirectory, configs.DestS3:
+		sink, err = newObjectSink(env)
+		return sink, record.S3Failed, err
+	case configs.DestDiscard:
+		return nil, "", errNotBuilt // TODO discard
+	default:
+		return nil, "", env.errorf("type", "the %s sink is not built yet in this version of hydrant", env.dc.Type)
+	}
+}
+
+// newObjectSink is the directory and S3 destinations: objects named like
+// Firehose's in an object store, optionally Parquet or ORC.
+func newObjectSink(env sinkEnv) (sinks.Sink, error) {
+	dc := env.dc
+	store, err := env.stores.object(dc.Store, env.path+".store")
+	if err != nil {
+		return nil, err
+	}
+	format, err := formatEncoder(env.cfg, dc.Format)
+	if err != nil {
+		return nil, env.errorf("format.schema", "%v", err)
+	}
+	sink, err := object.New(object.Config{Pipeline: env.pipeline, Version: pipelineVersion, Bucket: dc.Bucket, Prefix: dc.Prefix,
+		Compression: dc.Compression, Format: format}, store)
+	if err != nil {
+		return nil, env.errorf("prefix", "%v", err)
+	}
+	return sink, nil
+}
+
+// formatEncoder loads a destination's schema and builds its Parquet or ORC
+// encoder; nil for JSON. A schema's own problems name its file and line.
+func formatEncoder(cfg *configs.Config, f configs.Format) (*columnar.Encoder, error) {
+	if !f.Columnar() {
+		return nil, nil
+	}
+	s, err := columnar.LoadSchema(cfg.Resolve(f.Schema))
+	if err != nil {
+		return nil, err
+	}
+	return columnar.NewEncoder(f.Type, f.Compression, s)
+}
+
+// storeSet builds each named store once, shared by every destination and
+// backup that names it.
+type storeSet struct {
+	cfg     *configs.Config
+	log     *slog.Logger
+	objects map[string]sinks.ObjectStore
+}
+
+func newStoreSet(cfg *configs.Config, log *slog.Logger) *storeSet {
+	return &storeSet{cfg: cfg, log: log, objects: map[string]sinks.ObjectStore{}}
+}
+
+// object returns the object store called name; path is the config field
+// that names it. One case per object store type.
+func (s *storeSet) object(name, path string) (sinks.ObjectStore, error) {
+	if st, ok := s.objects[name]; ok {
+		return st, nil
+	}
+	sc := s.cfg.Stores[name]
+	var st sinks.ObjectStore
+	var err error
+	switch sc.Type {
+	case configs.StoreDirectory:
+		st, err = directory.New(sc.Path)
+	case configs.StoreS3:
+		st, err = s3.New(s3.Config{
+			Endpoint: sc.Endpoint, Region: sc.Region, PathStyle: sc.PathStyle,
+			AccessKeyID: sc.AccessKeyID, SecretAccessKey: sc.SecretAccessKey,
+			Logger: s.log.With("store", name),
+		})
+	default:
+		return nil, s.cfg.Errorf(path, "a %s store is not built yet in this version of hydrant", sc.Type)
+	}
+	if err != nil {
+		return nil, s.cfg.Errorf(path, "%v", err)
+	}
+	s.objects[name] = st
+	return st, nil
+}
+
+// destination is one built destination: what the runtime gets, and what
+// validate --check-connections and /readyz ask.
+type destination struct {
+	*delivery.Destination
+	// backupStore and backupBucket are checked beside the sink.
+	backupStore  sinks.ObjectStore
+	backupBucket string
+}
+
+// buildDestination builds everything one destination needs: its
+// processors (the pipeline's, then its own), sink and backup. Closers of
+// what it built are handed to keep, also on error.
+func buildDestination(ctx context.Context, env sinkEnv, pc configs.Pipeline, pp string, procs procEnv, keep func(func(context.Context) error)) (*destination, error) {
+	dc := env.dc
+	chain, err := buildProcessors(ctx, procs, pc.Processors, pp+".processors")
+	if err == nil {
+		var more []transform.Processor
+		more, err = buildProcessors(ctx, procs, dc.Processors, env.path+".processors")
+		chain = append(chain, more...)
+	}
+	for _, p := range chain {
+		keep(p.Close)
+	}
+	sink, errorType, serr := newSink(env)
+	if sink != nil {
+		keep(sink.Close)
+	}
+	backupStore, berr := env.stores.object(dc.Backup.Store, env.path+".backup.store")
+	if err = joinConfigErrors(err, serr, berr); err != nil {
+		return nil, err
+	}
+	bw, err := backup.New(backup.Config{
+		Pipeline: env.pipeline, Destination: dc.Name, Version: pipelineVersion,
+		Bucket: dc.Backup.Bucket, ErrorPrefix: dc.ErrorOutputPrefix, SourcePrefix: dc.Backup.Prefix,
+	}, backupStore)
+	if err != nil {
+		return nil, env.errorf("error_output_prefix", "%v", err)
+	}
+	return &destination{
+		Destination: &delivery.Destination{
+			Name:          dc.Name,
+			ErrorType:     errorType,
+			Sink:          sink,
+			Processors:    chain,
+			Policy:        buffer.Policy{MaxBytes: int64(dc.Buffer.Size), Interval: time.Duration(dc.Buffer.Interval)},
+			Retry:         time.Duration(dc.Retry.Duration),
+			Backup:        bw,
+			BackupAll:     dc.Backup.Mode == configs.BackupAll,
+			MaxPartitions: dc.MaxActivePartitions,
+		},
+		backupStore:  backupStore,
+		backupBucket: dc.Backup.Bucket,
+	}, nil
+}
+
+// check asks the destination's sink and its backup store whether they
+// answer (sinks.Checker, sinks.BucketChecker); nil when they do or cannot
+// tell.
+func (d *destination) check(ctx context.Context) error {
+	if c, ok := d.Sink.(sinks.Checker); ok {
+		if err := c.Check(ctx); err != nil {
+			return fmt.Errorf("destination %s: %w", d.Name, err)
+		}
+	}
+	if c, ok := d.backupStore.(sinks.BucketChecker); ok {
+		if err := c.CheckBucket(ctx, d.backupBucket); err != nil {
+			return fmt.Errorf("destination %s: backup: %w", d.Name, err)
+		}
+	}
+	return nil
+}
+
+// joinConfigErrors flattens config errors into one configs.Errors (nil
+// when there are none), so every mistake of a file is reported at once,
+// and once: a pipeline's processors are built for each destination.
+func joinConfigErrors(errs ...error) error {
+	var out configs.Errors
+	seen := map[string]bool{}
+	add := func(e *configs.Error) {
+		if !seen[e.Error()] {
+			seen[e.Error()] = true
+			out = append(out, e)
+		}
+	}
+	for _, err := range errs {
+		switch e := err.(type) {
+		case nil:
+		case configs.Errors:
+			for _, one := range e {
+				add(one)
+			}
+		case *configs.Error:
+			add(e)
+		default:
+			return err
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

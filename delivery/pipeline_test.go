@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -142,9 +143,12 @@ func (s *testStream) checkpoint(id record.ShardID) uint64 {
 }
 
 // eachStream runs a runtime test on the in-memory stream and on the real
-// log; openStream picks the backend from the subtest's name.
+// log; openStream picks the backend from the subtest's name. The in-memory
+// run is a synctest bubble: its clock is fake and moves only when every
+// goroutine waits, so back-offs, buffer intervals and polling cost no real
+// time and the test observes the runtime, not the machine's speed.
 func eachStream(t *testing.T, test func(t *testing.T)) {
-	t.Run("memory", test)
+	t.Run("memory", func(t *testing.T) { synctest.Test(t, test) })
 	t.Run("log", test)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	awslambda "github.com/aws/aws-lambda-go/lambda"
+	"go.uber.org/goleak"
 )
 
 // The handlers below are ordinary Firehose transformation Lambdas written
@@ -99,7 +100,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(childEnv); mode != "" {
 		os.Exit(runChild(mode))
 	}
-	os.Exit(m.Run())
+	// Every goroutine the package starts (exec readers, waiters) is
+	// stopped by its owner.
+	goleak.VerifyTestMain(m)
 }
 
 // runChild is an exec processor: one event per stdin line, one response

@@ -174,8 +174,10 @@ type pipelineStatus struct {
 		Records int64 `json:"records"`
 	} `json:"incoming"`
 	Destinations []struct {
-		Name  string                           `json:"name"`
-		Stats struct{ DeliveredRecords int64 } `json:"stats"`
+		Name  string `json:"name"`
+		Stats struct {
+			DeliveredRecords int64 `json:"delivered_records"`
+		} `json:"stats"`
 	} `json:"destinations"`
 }
 

@@ -100,13 +100,13 @@ LUA
       resolved=$(curl -sf "http://127.0.0.1:$port/v1/pipelines/events" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)["destinations"][0]["stats"]
-print(d["DeliveredRecords"] + sum(d["BackedUpRecords"].values()))')
+print(d["delivered_records"] + sum(d["backed_up_records"].values()))')
       [ "$resolved" -ge "$sent" ] && break
       sleep 0.5
     done
     end=$(date +%s.%N)
     rss=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
-    backed=$(curl -sf "http://127.0.0.1:$port/v1/pipelines/events" | python3 -c 'import json,sys; print(json.load(sys.stdin)["destinations"][0]["stats"]["BackedUpRecords"])')
+    backed=$(curl -sf "http://127.0.0.1:$port/v1/pipelines/events" | python3 -c 'import json,sys; print(json.load(sys.stdin)["destinations"][0]["stats"]["backed_up_records"])')
     kill -TERM $pid; wait $pid || true; pid=""
     awk -v k="$k" -v c="$comp" -v s="$sent" -v ws="$wsecs" -v t0="$start" -v t1="$end" -v rss="$rss" -v b="$backed" -v o="$out" 'BEGIN {
       e2e = t1 - t0; mib = s * 1024 / 1048576

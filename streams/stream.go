@@ -61,20 +61,27 @@ type Options struct {
 }
 
 // ShardInfo describes one shard, in Kinesis' vocabulary.
+//
+// Its JSON (snake_case) is part of the status API, docs/status-api.md.
 type ShardInfo struct {
-	ID    record.ShardID
-	Index uint32
+	ID    record.ShardID `json:"id"`
+	Index uint32         `json:"index"`
 	// StartingHashKey and EndingHashKey are the inclusive range, in decimal.
-	StartingHashKey, EndingHashKey       string
-	ParentShardID, AdjacentParentShardID record.ShardID
+	StartingHashKey string `json:"starting_hash_key"`
+	EndingHashKey   string `json:"ending_hash_key"`
+	// ParentShardID is empty for an initial shard; AdjacentParentShardID
+	// is set only on the child of a merge.
+	ParentShardID         record.ShardID `json:"parent_shard_id"`
+	AdjacentParentShardID record.ShardID `json:"adjacent_parent_shard_id"`
 	// Closed shards take no new records; they are read until drained.
-	Closed bool
+	Closed bool `json:"closed"`
 	// Drained: closed, fully consumed (or expired) and removed from disk.
-	Drained bool
+	Drained bool `json:"drained"`
 	// FirstSeq and NextSeq bound the retained, durable records [FirstSeq, NextSeq).
-	FirstSeq, NextSeq uint64
+	FirstSeq uint64 `json:"first_seq"`
+	NextSeq  uint64 `json:"next_seq"`
 	// Bytes held on disk.
-	Bytes int64
+	Bytes int64 `json:"bytes"`
 }
 
 // shard is the live state of one shard. def, log and the ended channel are

@@ -12,15 +12,16 @@ import (
 	"github.com/hydrant-io/hydrant/streams/wal"
 )
 
-// ShardBacklog is what one consumer still has to read from one shard.
+// ShardBacklog is what one consumer still has to read from one shard. Its
+// JSON (snake_case) is part of the status API, docs/status-api.md.
 type ShardBacklog struct {
-	Shard record.ShardID
+	Shard record.ShardID `json:"shard"`
 	// Records durable but not yet committed by the consumer.
-	Records uint64
+	Records uint64 `json:"records"`
 	// Bytes on disk those records take, approximated per segment.
-	Bytes int64
+	Bytes int64 `json:"bytes"`
 	// Oldest is the arrival time of the first uncommitted record (zero if none).
-	Oldest time.Time
+	Oldest time.Time `json:"oldest"`
 }
 
 // StreamStats are counters and sizes of a stream, for metrics.

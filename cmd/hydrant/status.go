@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hydrant-io/hydrant/delivery"
 	"github.com/hydrant-io/hydrant/streams"
-	"github.com/hydrant-io/hydrant/streams/delivery"
 )
 
-// pipelineStatus is the JSON of GET /v1/pipelines/{name}.
+// pipelineStatus is the JSON of GET /v1/pipelines/{name}; GET /v1/pipelines
+// lists them under "pipelines". Every field name is snake_case, durations
+// are float seconds (suffix _seconds) and times RFC 3339 strings; each field
+// is documented in docs/status-api.md (status_test.go checks both).
 type pipelineStatus struct {
 	Name         string              `json:"name"`
 	Incoming     incomingStatus      `json:"incoming"`
@@ -29,7 +32,14 @@ type destinationStatus struct {
 	FreshnessSeconds float64                `json:"data_freshness_seconds"`
 	Partitions       int                    `json:"active_partitions"`
 	Backlog          []streams.ShardBacklog `json:"backlog"`
-	Stats            delivery.StatsSnapshot `json:"stats"`
+	Stats            destinationStats       `json:"stats"`
+}
+
+// destinationStats are a destination's counters, with the processing time
+// in seconds (the snapshot's time.Duration is not in its JSON).
+type destinationStats struct {
+	delivery.StatsSnapshot
+	ProcessingSeconds float64 `json:"processing_seconds"`
 }
 
 func (a *app) status(p *pipeline) pipelineStatus {
@@ -37,9 +47,17 @@ func (a *app) status(p *pipeline) pipelineStatus {
 	st := pipelineStatus{Name: p.name, Shards: p.stream.Shards(), Incoming: incomingStatus{Records: ss.AppendedRecords, Bytes: ss.AppendedBytes}}
 	now := time.Now()
 	for _, d := range p.cfg.Destinations {
+		// Lists are [] rather than null when empty.
 		ds := destinationStatus{Name: d.Name, Type: d.Type, Backlog: p.stream.Backlog(d.Name)}
+		if ds.Backlog == nil {
+			ds.Backlog = []streams.ShardBacklog{}
+		}
 		if s := p.delivery.Stats(d.Name); s != nil {
-			ds.Stats = s.Snapshot()
+			snap := s.Snapshot()
+			if snap.RecentFailures == nil {
+				snap.RecentFailures = []delivery.Failure{}
+			}
+			ds.Stats = destinationStats{StatsSnapshot: snap, ProcessingSeconds: snap.ProcessingTime.Seconds()}
 			ds.FreshnessSeconds = s.Freshness(now).Seconds()
 			ds.Partitions = s.Partitions()
 		}

@@ -144,6 +144,16 @@ func TestMetricNames(t *testing.T) {
 	}
 }
 
+// The status API's field names are snake_case (docs/status-api.md): the
+// script must not read Go-style names such as s.NextSeq or st.DeliveredRecords,
+// which the server no longer sends.
+func TestScriptReadsSnakeCaseFields(t *testing.T) {
+	script := regexp.MustCompile(`//[^\n]*`).ReplaceAllString(embedded(t)["app.js"], "")
+	require.Contains(t, script, "st.delivered_records")
+	require.Empty(t, regexp.MustCompile(`\b[a-z]\w*\.[A-Z]\w*`).FindAllString(script, -1),
+		"app.js reads a field that is not snake_case")
+}
+
 // Strings from the server reach the DOM only as text.
 func TestScriptNeverParsesHTML(t *testing.T) {
 	unsafe := regexp.MustCompile(`innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function`)

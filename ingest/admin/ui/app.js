@@ -129,17 +129,17 @@
   function incomingDelta(prev, shards) {
     let d = 0;
     for (const s of shards) {
-      const before = prev.get(s.ID);
-      d += before == null ? s.NextSeq : Math.max(0, s.NextSeq - before);
+      const before = prev.get(s.id);
+      d += before == null ? s.next_seq : Math.max(0, s.next_seq - before);
     }
     return d;
   }
 
   function updatePipeline(v, p, now, dt) {
     const shards = p.shards || [];
-    const seq = new Map(shards.map(s => [s.ID, s.NextSeq]));
+    const seq = new Map(shards.map(s => [s.id, s.next_seq]));
     let written = 0, open = 0;
-    for (const s of shards) { written += s.NextSeq; if (!s.Closed) open++; }
+    for (const s of shards) { written += s.next_seq; if (!s.closed) open++; }
 
     let recRate = null, mbRate = null;
     // Optional counters, should the server expose them: {records, bytes}.
@@ -180,23 +180,23 @@
 
   function renderShards(list, shards) {
     const rows = [];
-    const sorted = shards.slice().sort((a, b) => (a.Closed - b.Closed) || (a.Index - b.Index));
+    const sorted = shards.slice().sort((a, b) => (a.closed - b.closed) || (a.index - b.index));
     for (const s of sorted) {
       const row = document.createElement('div');
-      row.className = 'shard' + (s.Closed ? ' closed' : '');
-      row.dataset.shard = s.ID;
-      row.dataset.state = s.Drained ? 'drained' : s.Closed ? 'closed' : 'open';
-      const id = cell('span', s.ID, 'sid');
-      id.title = s.ID + ' · ' + row.dataset.state + ' · hash ' + s.StartingHashKey + '–' + s.EndingHashKey;
+      row.className = 'shard' + (s.closed ? ' closed' : '');
+      row.dataset.shard = s.id;
+      row.dataset.state = s.drained ? 'drained' : s.closed ? 'closed' : 'open';
+      const id = cell('span', s.id, 'sid');
+      id.title = s.id + ' · ' + row.dataset.state + ' · hash ' + s.starting_hash_key + '–' + s.ending_hash_key;
       const track = document.createElement('div');
       track.className = 'track';
       const seg = document.createElement('div');
       seg.className = 'seg';
-      const a = hashFrac(s.StartingHashKey), b = hashFrac(s.EndingHashKey);
+      const a = hashFrac(s.starting_hash_key), b = hashFrac(s.ending_hash_key);
       seg.style.left = (a * 100).toFixed(3) + '%';
       seg.style.width = (Math.max(0, b - a) * 100).toFixed(3) + '%';
       track.append(seg);
-      const seq = cell('span', row.dataset.state + ' · ' + fmtCount(s.NextSeq - s.FirstSeq) + ' rec · ' + fmtBytes(s.Bytes || 0), 'seq');
+      const seq = cell('span', row.dataset.state + ' · ' + fmtCount(s.next_seq - s.first_seq) + ' rec · ' + fmtBytes(s.bytes || 0), 'seq');
       row.append(id, track, seq);
       rows.push(row);
     }
@@ -218,7 +218,7 @@
   function updateDest(v, d, now, dt) {
     const st = d.stats || {};
     $(v.node, '.dtype').textContent = d.type || '';
-    const recs = st.DeliveredRecords || 0, bytes = st.DeliveredBytes || 0;
+    const recs = st.delivered_records || 0, bytes = st.delivered_bytes || 0;
     let recRate = null, mbRate = null;
     if (v.prev && dt > 0 && recs >= v.prev.recs) {
       recRate = (recs - v.prev.recs) / dt;
@@ -238,29 +238,29 @@
     fe.classList.toggle('warn', fresh >= 60 && fresh < 900);
     fe.classList.toggle('bad', fresh >= 900);
 
-    const ok = st.SucceededAttempts || 0, failed = st.FailedAttempts || 0;
+    const ok = st.succeeded_attempts || 0, failed = st.failed_attempts || 0;
     const ratio = ok + failed > 0 ? ok / (ok + failed) : null;
     const re = v.m('success-ratio');
     setMetric(re, ratio == null ? '' : ratio.toFixed(6), ratio == null ? '–' : nf2.format(ratio * 100) + ' %');
     re.classList.toggle('bad', ratio != null && ratio < 0.99);
     setMetric(v.m('succeeded-attempts'), ok, fmtCount(ok));
     setMetric(v.m('failed-attempts'), failed, fmtCount(failed));
-    setMetric(v.m('dropped-records'), st.DroppedRecords || 0, fmtCount(st.DroppedRecords || 0));
+    setMetric(v.m('dropped-records'), st.dropped_records || 0, fmtCount(st.dropped_records || 0));
     setMetric(v.m('active-partitions'), d.active_partitions || 0, fmtCount(d.active_partitions || 0));
-    const last = parseTime(st.LastDelivery);
-    setMetric(v.m('last-delivery'), st.LastDelivery || '', fmtAge(last, Date.now()));
+    const last = parseTime(st.last_delivery);
+    setMetric(v.m('last-delivery'), st.last_delivery || '', fmtAge(last, Date.now()));
 
     // Backlog, total and per shard.
     const backlog = d.backlog || [];
     let bRecs = 0, bBytes = 0;
     const brows = [];
     for (const b of backlog) {
-      bRecs += b.Records || 0; bBytes += b.Bytes || 0;
+      bRecs += b.records || 0; bBytes += b.bytes || 0;
       const tr = document.createElement('tr');
-      tr.dataset.shard = b.Shard;
-      const rc = cell('td', fmtCount(b.Records || 0)); rc.dataset.metric = 'shard-backlog-records'; rc.dataset.value = String(b.Records || 0);
-      const bc = cell('td', fmtBytes(b.Bytes || 0)); bc.dataset.metric = 'shard-backlog-bytes'; bc.dataset.value = String(b.Bytes || 0);
-      tr.append(cell('td', b.Shard), rc, bc, cell('td', fmtAge(parseTime(b.Oldest), Date.now())));
+      tr.dataset.shard = b.shard;
+      const rc = cell('td', fmtCount(b.records || 0)); rc.dataset.metric = 'shard-backlog-records'; rc.dataset.value = String(b.records || 0);
+      const bc = cell('td', fmtBytes(b.bytes || 0)); bc.dataset.metric = 'shard-backlog-bytes'; bc.dataset.value = String(b.bytes || 0);
+      tr.append(cell('td', b.shard), rc, bc, cell('td', fmtAge(parseTime(b.oldest), Date.now())));
       brows.push(tr);
     }
     if (!brows.length) brows.push(emptyRow(4, 'empty'));
@@ -269,7 +269,7 @@
     setMetric(v.m('backlog-bytes'), bBytes, fmtBytes(bBytes));
 
     // Backed-up records by error output type.
-    const bu = st.BackedUpRecords || {};
+    const bu = st.backed_up_records || {};
     const types = Object.keys(bu).sort();
     let buTotal = 0;
     const urows = types.map(t => {
@@ -285,13 +285,13 @@
     setMetric(v.m('backed-up-records'), buTotal, fmtCount(buTotal));
 
     // Recent failures, newest first.
-    const fails = (st.RecentFailures || []).slice().reverse();
+    const fails = (st.recent_failures || []).slice().reverse();
     const frows = fails.map(f => {
       const li = document.createElement('li');
-      const at = parseTime(f.At);
+      const at = parseTime(f.at);
       const time = cell('time', at ? at.toLocaleTimeString() : '–', 'muted');
       if (at) time.dateTime = at.toISOString();
-      li.append(time, cell('span', f.Type || '', 'type'), cell('span', f.Error || '', 'msg'));
+      li.append(time, cell('span', f.type || '', 'type'), cell('span', f.error || '', 'msg'));
       return li;
     });
     if (!frows.length) frows.push(cell('li', 'no failures', 'empty'));

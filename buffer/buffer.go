@@ -1,8 +1,14 @@
 // Package buffer decides when records are flushed: a Batcher collects
 // records for one destination (or one active partition) until its size or
 // its interval is reached, whichever comes first, as Firehose's buffering
-// hints do. It is pure bookkeeping: no goroutines, no timers, no I/O. The
-// owner reads Deadline, arms its own timer, and calls Flush.
+// hints do. Partitions keeps one Batcher per partition of a (destination,
+// shard) and owns what bounds them together: the active-partition cap, the
+// byte cap (the biggest partitions flush early), the lag limit of a quiet
+// partition, and the commit point they allow.
+//
+// It is pure bookkeeping: no goroutines, no timers, no I/O. The owner reads
+// the next deadline, arms its own timer, writes the batches it takes out,
+// and commits.
 package buffer
 
 import (

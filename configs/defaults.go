@@ -22,6 +22,10 @@ const (
 	// OpenSearch, HTTP endpoint, Redshift and Iceberg buffering hints.
 	DefaultBufferSize     = 5 * MiB
 	DefaultBufferInterval = Duration(300 * time.Second)
+	// DefaultBufferMaxBytes caps the bytes buffered per shard over all of a
+	// destination's partitions (buffer.max_bytes); raised to buffer.size
+	// when that is larger.
+	DefaultBufferMaxBytes = 32 * MiB
 	// DefaultMaxActivePartitions is Firehose's default active-partition
 	// quota; MaxActivePartitions bounds what a file may ask for.
 	DefaultMaxActivePartitions = 500
@@ -143,6 +147,7 @@ func (c *Config) destinationDefaults(dp string, d *Destination) {
 	}
 	setVal(c, dp+".buffer.size", &d.Buffer.Size, size)
 	setVal(c, dp+".buffer.interval", &d.Buffer.Interval, DefaultBufferInterval)
+	setVal(c, dp+".buffer.max_bytes", &d.Buffer.MaxBytes, max(DefaultBufferMaxBytes, d.Buffer.Size))
 
 	retry := DefaultRetry
 	switch d.Type {

@@ -52,7 +52,7 @@ pipelines:
 	require.Equal(t, Duration(time.Minute), p.Processors[2].Timeout)
 
 	d := p.Destinations
-	require.Equal(t, Buffer{Size: 5 * MiB, Interval: Duration(300 * time.Second)}, d[0].Buffer)
+	require.Equal(t, Buffer{Size: 5 * MiB, Interval: Duration(300 * time.Second), MaxBytes: 32 * MiB}, d[0].Buffer)
 	require.Equal(t, Format{Type: "json"}, d[0].Format)
 	require.Equal(t, "none", d[0].Compression)
 	require.Equal(t, Duration(24*time.Hour), d[0].Retry.Duration)
@@ -61,6 +61,7 @@ pipelines:
 	require.Equal(t, Backup{Store: "s3", Bucket: "b", Prefix: "source/", Mode: "failed_only"}, d[0].Backup)
 
 	require.Equal(t, 128*MiB, d[1].Buffer.Size, "format conversion defaults to Firehose's 128 MiB")
+	require.Equal(t, 128*MiB, d[1].Buffer.MaxBytes, "the byte cap holds at least one full buffer")
 	require.Equal(t, "snappy", d[1].Format.Compression)
 
 	require.Equal(t, "one_day", d[2].Rotation)
@@ -80,6 +81,23 @@ func TestDefaults_ExplicitZeroKept(t *testing.T) {
 	require.Equal(t, Duration(0), d.Buffer.Interval)
 	require.Equal(t, 5*MiB, d.Buffer.Size)
 	require.Equal(t, Duration(0), d.Retry.Duration)
+}
+
+func TestDefaults_BufferMaxBytes(t *testing.T) {
+	for _, tt := range []struct {
+		name, buffer string
+		want         ByteSize
+	}{
+		{"default", "{ size: 8MiB }", DefaultBufferMaxBytes},
+		{"raised to a larger size", "{ size: 64MiB }", 64 * MiB},
+		{"explicit", "{ size: 128MiB, max_bytes: 1GiB }", GiB},
+		{"explicit, equal to size", "{ size: 8MiB, max_bytes: 8MiB }", 8 * MiB},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustParse(t, head+"        buffer: "+tt.buffer+"\n", nil)
+			require.Equal(t, tt.want, c.Pipelines[0].Destinations[0].Buffer.MaxBytes)
+		})
+	}
 }
 
 func TestParse_OnDemandShards(t *testing.T) {
@@ -115,7 +133,7 @@ pipelines:
 	d := c.Pipelines[0].Destinations
 	require.Equal(t, "b", d[1].Name)
 	require.Equal(t, "local", d[1].Store)
-	require.Equal(t, Buffer{Size: 8 * MiB, Interval: Duration(30 * time.Second)}, d[1].Buffer)
+	require.Equal(t, Buffer{Size: 8 * MiB, Interval: Duration(30 * time.Second), MaxBytes: 32 * MiB}, d[1].Buffer)
 }
 
 // The walker only descends where the model does, so nested aliases

@@ -34,6 +34,7 @@ func TestExamples_FullSpecExampleDecodesEveryDestination(t *testing.T) {
 	require.Equal(t, []string{"./bin/mask-pii", "--strict"}, p.Processors[2].Command)
 	lake := p.Destinations[0]
 	require.Equal(t, 64*MiB, lake.Buffer.Size)
+	require.Equal(t, 256*MiB, lake.Buffer.MaxBytes)
 	require.Equal(t, "parquet", lake.Format.Type)
 	require.Equal(t, "snappy", lake.Format.Compression)
 	require.Equal(t, Columns{{"user_id", ".user_id"}, {"page", ".page"}, {"ts", ".timestamp"}}, p.Destinations[2].Columns)
@@ -78,7 +79,7 @@ func TestDefault_IsTheEmbeddedFile(t *testing.T) {
 	require.Equal(t, DestDirectory, d.Type)
 	require.Equal(t, "local", d.Store)
 	require.Empty(t, d.Prefix)
-	require.Equal(t, Buffer{Size: 5 * MiB, Interval: Duration(10e9)}, d.Buffer)
+	require.Equal(t, Buffer{Size: 5 * MiB, Interval: Duration(10e9), MaxBytes: DefaultBufferMaxBytes}, d.Buffer)
 
 	// The file on disk is the one embedded, and it loads on its own.
 	onDisk, err := os.ReadFile("default.yaml")

@@ -299,6 +299,12 @@ type Buffer struct {
 	Size ByteSize `yaml:"size"`
 	// Interval is 0..900s; 0 delivers at once. Default 300s.
 	Interval Duration `yaml:"interval"`
+	// MaxBytes caps the bytes buffered per shard over all of a
+	// destination's partitions (dynamic partitioning keeps one buffer per
+	// prefix); past it the biggest partitions flush early. At least Size.
+	// Default DefaultBufferMaxBytes, or Size when that is larger (so a
+	// converted destination holds Firehose's 128MiB).
+	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
 // Format selects the object format.

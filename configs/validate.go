@@ -405,6 +405,10 @@ func (v *validator) buffer(dp string, d Destination) {
 	if d.Buffer.Interval > MaxBufferInterval {
 		v.add(dp+".buffer.interval", "must be between 0s and %s, got %s", MaxBufferInterval, d.Buffer.Interval)
 	}
+	// The cap must hold one full buffer, or a partition could never fill.
+	if d.Buffer.MaxBytes < d.Buffer.Size {
+		v.add(dp+".buffer.max_bytes", "must be at least buffer.size (%s), got %s", d.Buffer.Size, d.Buffer.MaxBytes)
+	}
 }
 
 func (v *validator) format(dp string, d Destination) {

@@ -47,36 +47,18 @@ type Destination struct {
 	BackupAll bool
 	// MaxPartitions caps the active partitions (buffers holding records)
 	// per shard; a record that would open one more goes to the backup as
-	// active-partition-exceeded. Default 500, Firehose's default.
+	// active-partition-exceeded. Default 500, Firehose's default
+	// (buffer.Limits.MaxPartitions).
 	MaxPartitions int
 	// MaxBufferedBytes caps the bytes buffered over all partitions of one
 	// shard; past it the biggest partitions flush early, so memory stays
 	// bounded with thousands of partitions. Default 32 MiB, and never less
-	// than one full buffer (Policy.MaxBytes).
+	// than one full buffer (Policy.MaxBytes); see buffer.Limits.MaxBytes.
 	MaxBufferedBytes int64
 	// MaxInFlight caps concurrent sink writes per shard when several
 	// partitions flush at once. Default 8.
 	MaxInFlight int
 }
-
-func (d *Destination) maxPartitions() int {
-	if d.MaxPartitions > 0 {
-		return d.MaxPartitions
-	}
-	return 500
-}
-
-func (d *Destination) maxBuffered() int64 {
-	n := d.MaxBufferedBytes
-	if n <= 0 {
-		n = 32 << 20
-	}
-	return max(n, d.Policy.MaxBytes)
-}
-
-// maxLag is how many bytes of the log a buffered partition may hold behind
-// the checkpoint before it flushes early: four times the buffered-bytes cap.
-func (d *Destination) maxLag() int64 { return 4 * d.maxBuffered() }
 
 func (d *Destination) maxInFlight() int {
 	if d.MaxInFlight > 0 {

@@ -736,3 +736,32 @@ func TestDelivery_BatchIdentityNamesSubRecords(t *testing.T) {
 		require.Len(t, seen, 12, "4 records, 3 sub-records each")
 	})
 }
+
+func TestDelivery_ARecordBiggerThanTheBufferIsABatchOfItsOwn(t *testing.T) {
+	eachStream(t, func(t *testing.T) {
+		s := openStream(t, 1)
+		var recs []record.Record
+		for _, n := range []int{3, 50, 3} {
+			recs = append(recs, record.Record{Data: []byte(strings.Repeat("x", n))})
+		}
+		require.NoError(t, s.Append(t.Context(), recs))
+		sink := &fakeSink{}
+		_, stop := runPipeline(t, delivery.Options{Stream: s, Destinations: []*delivery.Destination{{
+			Name: "d", Sink: sink, Backup: &fakeBackup{}, Policy: buffer.Policy{MaxBytes: 10, Interval: time.Hour},
+		}}})
+		eventually(t, "the big record delivered", func() bool { return len(sink.delivered()) >= 2 })
+		stop()
+		var got [][]int
+		for _, b := range sink.batches {
+			var sizes []int
+			for _, r := range b.Records {
+				sizes = append(sizes, len(r.Data))
+			}
+			got = append(got, sizes)
+			require.Equal(t, b.First, b.Records[0].Seq)
+			require.Equal(t, b.Last, b.Records[len(b.Records)-1].Seq)
+		}
+		require.Equal(t, [][]int{{3}, {50}, {3}}, got, "the batch before it, it alone, then the rest at drain")
+		require.True(t, committedAll(s))
+	})
+}

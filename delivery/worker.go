@@ -26,59 +26,13 @@ type worker struct {
 	stats *Stats
 	log   *slog.Logger
 
-	// parts are the active partitions: one buffer per evaluated prefix
-	// (dynamic partitioning), or the single partition "" for a sink that
-	// does not partition. A partition exists only while it holds records.
-	parts    map[string]*partition
-	buffered int64  // bytes in all partitions
-	readPos  uint64 // next seq to read: everything below is buffered or resolved
-	// readBytes counts the bytes read so far; with partition.since it
-	// measures how much of the log a buffered partition holds behind the
-	// checkpoint.
-	readBytes int64
+	// buf holds the active partitions and decides what flushes when; the
+	// worker writes what it takes out.
+	buf     *buffer.Partitions
+	readPos uint64 // next seq to read: everything below is buffered or resolved
 	// committed is the last checkpoint written; lastCommit when.
 	committed  uint64
 	lastCommit time.Time
-}
-
-// partition is one active partition's buffer.
-type partition struct {
-	key   string
-	b     *buffer.Batcher
-	first uint64 // lowest seq buffered here: the checkpoint cannot pass it
-	last  uint64
-	// firstSub and lastSub complete the batch identity (record.BatchID).
-	firstSub, lastSub uint32
-	// oldest is the arrival of the first buffered record (data freshness).
-	oldest time.Time
-	// slab holds copies of the Data of a dynamic partition's records; see
-	// own.
-	slab []byte
-	// held is the memory this partition is charged for in the worker's
-	// byte cap: its records' Data, or for a dynamic partition its slabs.
-	held int64
-	// since is the worker's readBytes when the first buffered record came.
-	since int64
-}
-
-// own copies r's Data into the partition's slab. Records read and
-// processed together share one buffer (the stream reader's, a processor's
-// arena); spread over many partitions, one record left in a partition would
-// keep its whole chunk alive, so memory would no longer follow the buffered
-// bytes. A single partition flushes whole chunks together and skips this.
-func (p *partition) own(r *record.Record) {
-	n := len(r.Data)
-	if cap(p.slab)-len(p.slab) < n {
-		// A new slab, never a grown one: earlier records point into the old.
-		// Sized to the first record, then doubling (up to 1 MiB): a
-		// partition holding one record costs about that record, which
-		// matters with thousands of partitions under one byte cap.
-		p.slab = make([]byte, 0, max(n, min(2*cap(p.slab), 1<<20)))
-		p.held += int64(cap(p.slab))
-	}
-	start := len(p.slab)
-	p.slab = append(p.slab, r.Data...)
-	r.Data = p.slab[start:len(p.slab):len(p.slab)]
 }
 
 // commitEvery bounds how often a worker writes its checkpoint while
@@ -89,7 +43,9 @@ const commitEvery = time.Second
 // run reads until ctx is done or the shard has ended, then flushes with hard.
 func (w *worker) run(ctx, hard context.Context) {
 	w.log = w.p.log.With("destination", w.d.Name, "shard", w.shard)
-	w.parts = map[string]*partition{}
+	w.buf = buffer.NewPartitions(w.d.Policy,
+		buffer.Limits{MaxPartitions: w.d.MaxPartitions, MaxBytes: w.d.MaxBufferedBytes},
+		buffer.ClockFunc(w.p.opts.Now))
 	st := w.p.opts.Stream
 	var r Reader
 	if err := w.retryForever(ctx, "open shard reader", func() (err error) {
@@ -106,7 +62,7 @@ func (w *worker) run(ctx, hard context.Context) {
 
 	// finish flushes everything and commits; used at shard end and drain.
 	finish := func() {
-		if w.flush(hard, w.active()) {
+		if w.flush(hard, w.buf.TakeAll()...) {
 			w.commit(hard, true)
 		}
 	}
@@ -119,9 +75,7 @@ func (w *worker) run(ctx, hard context.Context) {
 		cancel()
 		if len(recs) > 0 {
 			w.readPos = recs[len(recs)-1].Seq + 1
-			for i := range recs {
-				w.readBytes += int64(len(recs[i].Data))
-			}
+			w.buf.Read(recs)
 			if !w.take(hard, recs) {
 				return
 			}
@@ -142,7 +96,7 @@ func (w *worker) run(ctx, hard context.Context) {
 				return
 			}
 		}
-		if !w.flush(hard, w.due(w.p.opts.Now())) {
+		if !w.flush(hard, w.buf.TakeDue(w.p.opts.Now())...) {
 			return
 		}
 		if !w.commit(hard, false) {
@@ -152,8 +106,9 @@ func (w *worker) run(ctx, hard context.Context) {
 }
 
 // take processes records just read and buffers the results in their
-// partitions, flushing partitions that fill up. It returns false only when
-// ctx (the hard stop) ended it before everything was resolved or buffered.
+// partitions, writing the batches the buffer hands back. It returns false
+// only when ctx (the hard stop) ended it before everything was resolved or
+// buffered.
 func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 	if w.d.BackupAll {
 		src := &record.Batch{Pipeline: w.p.opts.Name, Destination: w.d.Name, Shard: w.shard,
@@ -168,108 +123,48 @@ func (w *worker) take(ctx context.Context, recs []record.Record) bool {
 	}
 	partitioner, _ := w.d.Sink.(sinks.Partitioner)
 	now := w.p.opts.Now()
-	for _, r := range out {
+	for i := range out {
+		r := &out[i] // by index: a loop variable handed to Partition would escape, one allocation a record
 		key := ""
 		if partitioner != nil {
-			k, err := partitioner.Partition(&r)
+			k, err := partitioner.Partition(r)
 			if err != nil {
 				typ := record.ErrorType(err, record.PartitionKeyFailed)
-				failed.add(typ, r, 1, err.Error(), now)
+				failed.add(typ, *r, 1, err.Error(), now)
 				continue
 			}
 			key = k
 		}
-		part := w.parts[key]
-		if part == nil {
-			if len(w.parts) >= w.d.maxPartitions() {
-				failed.add(record.ActivePartitionExceeded, r, 1, fmt.Sprintf("more than %d active partitions", w.d.maxPartitions()), now)
-				continue
+		full, err := w.buf.Add(key, *r)
+		if err != nil { // buffer.ErrTooManyPartitions, the only error
+			failed.add(record.ActivePartitionExceeded, *r, 1, fmt.Sprintf("more than %d active partitions", w.buf.Limits().MaxPartitions), now)
+			continue
+		}
+		for _, b := range full {
+			if !w.flush(ctx, b) {
+				return false
 			}
-			part = &partition{key: key, b: buffer.New(w.d.Policy, buffer.ClockFunc(w.p.opts.Now)), first: r.Seq}
-			w.parts[key] = part
-		}
-		// A record too big for what is buffered goes into the next batch.
-		if !part.b.Fits(r) && !w.flush(ctx, []*partition{part}) {
-			return false
-		}
-		if part.b.Len() == 0 {
-			part.first, part.firstSub, part.oldest, part.since = r.Seq, r.Sub, r.Arrived, w.readBytes
-			w.parts[key] = part // flush removed it
-		}
-		held := part.held
-		if key != "" {
-			part.own(&r)
-		} else {
-			part.held += int64(len(r.Data))
-		}
-		w.buffered += part.held - held
-		part.last, part.lastSub = r.Seq, r.Sub
-		if part.b.Add(r) && !w.flush(ctx, []*partition{part}) {
-			return false
 		}
 	}
 	if w.backupAll(ctx, failed) != nil {
 		return false
 	}
-	// Bounded memory with many partitions: over the worker's budget, flush
-	// the biggest partitions early, down to half the budget, so that one
-	// round of concurrent flushes makes room for many reads (flushing just
-	// enough to get under would serialise on one small object at a time).
-	if limit := w.d.maxBuffered(); w.buffered > limit {
-		if !w.flush(ctx, w.biggest(w.buffered-limit/2)) {
-			return false
-		}
+	// Bounded memory with many partitions: over the byte cap, the biggest
+	// partitions flush early.
+	if !w.flush(ctx, w.buf.TakeOverCap()...) {
+		return false
 	}
 	w.updateOldest()
 	return true
-}
-
-// active returns every partition that holds records.
-func (w *worker) active() []*partition {
-	return slices.Collect(maps.Values(w.parts))
-}
-
-// due returns the partitions whose buffer is full or whose interval
-// passed, and those that hold the checkpoint too far behind: a quiet
-// partition would otherwise keep a whole interval of the log (at full
-// ingest rate) from being trimmed, and re-delivered after a crash.
-func (w *worker) due(now time.Time) []*partition {
-	maxLag := w.d.maxLag()
-	var out []*partition
-	for _, p := range w.parts {
-		if p.b.Due(now) || w.readBytes-p.since > maxLag {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// biggest returns the largest partitions holding at least bytes together.
-func (w *worker) biggest(bytes int64) []*partition {
-	all := w.active()
-	slices.SortFunc(all, func(a, b *partition) int { return cmp.Compare(b.held, a.held) })
-	var out []*partition
-	for _, p := range all {
-		if bytes <= 0 {
-			break
-		}
-		out = append(out, p)
-		bytes -= p.held
-	}
-	return out
 }
 
 // nextDeadline is the earliest interval deadline over the partitions, or
 // when a throttled checkpoint commit is due, so a reader with nothing more
 // to read still commits what it delivered.
 func (w *worker) nextDeadline() (time.Time, bool) {
-	var next time.Time
-	found := false
-	if w.commitPoint() > w.committed {
-		next, found = w.lastCommit.Add(commitEvery), true
-	}
-	for _, p := range w.parts {
-		if dl, ok := p.b.Deadline(); ok && (!found || dl.Before(next)) {
+	next, found := w.buf.NextDeadline()
+	if w.buf.CommitPoint(w.readPos) > w.committed {
+		if dl := w.lastCommit.Add(commitEvery); !found || dl.Before(next) {
 			next, found = dl, true
 		}
 	}
@@ -279,34 +174,18 @@ func (w *worker) nextDeadline() (time.Time, bool) {
 // updateOldest publishes the arrival of the oldest buffered record and the
 // number of active partitions.
 func (w *worker) updateOldest() {
-	var oldest time.Time
-	for _, p := range w.parts {
-		if oldest.IsZero() || p.oldest.Before(oldest) {
-			oldest = p.oldest
-		}
-	}
-	w.stats.setShard(w.shard, oldest, len(w.parts))
+	w.stats.setShard(w.shard, w.buf.Oldest(), w.buf.Len())
 }
 
-// flush delivers the given partitions, up to the destination's MaxInFlight
-// at a time, and removes them from the active set. It returns false when ctx
-// ended before every record was resolved; nothing may be committed then.
-func (w *worker) flush(ctx context.Context, parts []*partition) bool {
-	if len(parts) == 0 {
+// flush writes batches taken out of the buffer, up to the destination's
+// MaxInFlight at a time. It returns false when ctx ended before every
+// record was resolved; nothing may be committed then.
+func (w *worker) flush(ctx context.Context, batches ...*record.Batch) bool {
+	if len(batches) == 0 {
 		return true
 	}
-	batches := make([]*record.Batch, 0, len(parts))
-	for _, p := range parts {
-		if p.b.Len() == 0 {
-			delete(w.parts, p.key)
-			continue
-		}
-		w.buffered -= p.held
-		p.slab, p.held = nil, 0
-		batches = append(batches, &record.Batch{
-			Pipeline: w.p.opts.Name, Destination: w.d.Name, Shard: w.shard,
-			First: p.first, Last: p.last, FirstSub: p.firstSub, LastSub: p.lastSub, Records: p.b.Flush(),
-		})
+	for _, b := range batches {
+		b.Pipeline, b.Destination, b.Shard = w.p.opts.Name, w.d.Name, w.shard
 	}
 	ok := true
 	if len(batches) == 1 {
@@ -334,20 +213,8 @@ func (w *worker) flush(ctx context.Context, parts []*partition) bool {
 		w.log.Warn("delivery stopped before every batch was resolved")
 		return false
 	}
-	for _, p := range parts {
-		delete(w.parts, p.key)
-	}
 	w.updateOldest()
 	return true
-}
-
-// commitPoint is the checkpoint the worker may write now.
-func (w *worker) commitPoint() uint64 {
-	next := w.readPos
-	for _, p := range w.parts {
-		next = min(next, p.first)
-	}
-	return next
 }
 
 // commit writes the checkpoint: below the lowest buffered seq, or
@@ -355,7 +222,7 @@ func (w *worker) commitPoint() uint64 {
 // commitEvery. A failed commit is retried, never given up: a worker that
 // stopped here would stall its shard for good.
 func (w *worker) commit(ctx context.Context, force bool) bool {
-	next := w.commitPoint()
+	next := w.buf.CommitPoint(w.readPos)
 	if next <= w.committed || (!force && w.p.opts.Now().Sub(w.lastCommit) < commitEvery) {
 		return true
 	}

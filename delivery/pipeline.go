@@ -34,7 +34,8 @@ type Destination struct {
 	ErrorType string
 	// Sink receives processed batches.
 	Sink sinks.Sink
-	// Processors run in order on every flushed batch.
+	// Processors run in order on each chunk read from the stream, before
+	// buffering (dynamic partitioning needs the keys they produce).
 	Processors []transform.Processor
 	// Policy decides when a buffer flushes.
 	Policy buffer.Policy

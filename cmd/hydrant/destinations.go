@@ -13,7 +13,7 @@ import (
 	"github.com/hydrant-io/hydrant/sinks/backup"
 	"github.com/hydrant-io/hydrant/sinks/columnar"
 	"github.com/hydrant-io/hydrant/sinks/directory"
-	//	"github.com/hydrant-io/hydrant/sinks/discard"
+	"github.com/hydrant-io/hydrant/sinks/discard"
 	"github.com/hydrant-io/hydrant/sinks/object"
 	"github.com/hydrant-io/hydrant/sinks/s3"
 	"github.com/hydrant-io/hydrant/streams/record"
@@ -49,7 +49,7 @@ func newSink(env sinkEnv) (sink sinks.Sink, errorType string, err error) {
 		sink, err = newObjectSink(env)
 		return sink, record.S3Failed, err
 	case configs.DestDiscard:
-		return nil, "", errNotBuilt // TODO discard
+		return discard.New(), "", nil
 	default:
 		return nil, "", env.errorf("type", "the %s sink is not built yet in this version of hydrant", env.dc.Type)
 	}

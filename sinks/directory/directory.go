@@ -38,7 +38,10 @@ type Store struct {
 	root string
 }
 
-var _ sinks.ObjectStore = (*Store)(nil)
+var (
+	_ sinks.ObjectStore   = (*Store)(nil)
+	_ sinks.BucketChecker = (*Store)(nil)
+)
 
 // New returns a Store rooted at root, creating the directory if needed.
 func New(root string) (*Store, error) {
@@ -109,6 +112,37 @@ func checkSegment(seg string) error {
 		if seg[i] < 0x20 || seg[i] == 0x7f {
 			return fmt.Errorf("%w: control character", ErrInvalidKey)
 		}
+	}
+	return nil
+}
+
+// CheckBucket implements sinks.BucketChecker: the bucket's directory
+// (<root>/<bucket>, the root itself when bucket is "") exists or can be
+// created as Put would create it, is a directory, and accepts a new file
+// (a temporary file, removed at once). An invalid bucket name fails with
+// a sinks.Permanent error wrapping ErrInvalidKey.
+func (s *Store) CheckBucket(ctx context.Context, bucket string) error {
+	path, err := s.Path(bucket, "check")
+	if err != nil {
+		return sinks.Permanent(fmt.Errorf("directory store: %w", err))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := s.mkdirAll(dir); err != nil {
+		return fmt.Errorf("directory store: %w", err)
+	}
+	f, err := os.CreateTemp(dir, TempPrefix+"check-*")
+	if err != nil {
+		return fmt.Errorf("directory store: %s is not writable: %w", dir, err)
+	}
+	err = f.Close()
+	if rerr := os.Remove(f.Name()); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("directory store: %w", err)
 	}
 	return nil
 }

@@ -178,3 +178,54 @@ func tempFiles(t *testing.T, root string) []string {
 	}))
 	return out
 }
+
+func TestDirectory_CheckBucket(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "root")
+	s, err := New(root)
+	require.NoError(t, err)
+
+	require.NoError(t, s.CheckBucket(t.Context(), ""), "the root")
+	require.NoError(t, s.CheckBucket(t.Context(), "lake"), "a bucket Put would create")
+	fi, err := os.Stat(filepath.Join(root, "lake"))
+	require.NoError(t, err)
+	require.True(t, fi.IsDir())
+	require.Empty(t, tempFiles(t, root), "the probe file is removed")
+
+	err = s.CheckBucket(t.Context(), "a/b")
+	require.ErrorIs(t, err, ErrInvalidKey)
+	require.True(t, sinks.IsPermanent(err))
+
+	require.NoError(t, os.WriteFile(filepath.Join(root, "file"), []byte("x"), 0o644))
+	require.ErrorContains(t, s.CheckBucket(t.Context(), "file"), "not a directory")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.ErrorIs(t, s.CheckBucket(ctx, ""), context.Canceled)
+
+	// The root replaced by a file, then gone with its parent: unreachable,
+	// retryable (someone may fix the disk).
+	require.NoError(t, os.RemoveAll(root))
+	require.NoError(t, os.WriteFile(root, []byte("x"), 0o644))
+	err = s.CheckBucket(t.Context(), "")
+	require.ErrorContains(t, err, "not a directory")
+	require.False(t, sinks.IsPermanent(err))
+	require.NoError(t, os.RemoveAll(parent))
+	require.Error(t, s.CheckBucket(t.Context(), "lake"))
+
+	// Recreated: reachable again.
+	require.NoError(t, os.MkdirAll(parent, 0o755))
+	require.NoError(t, s.CheckBucket(t.Context(), "lake"))
+}
+
+func TestDirectory_CheckBucketReadOnly(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root writes into read-only directories")
+	}
+	root := t.TempDir()
+	s, err := New(root)
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(root, 0o555))
+	t.Cleanup(func() { _ = os.Chmod(root, 0o755) })
+	require.ErrorContains(t, s.CheckBucket(t.Context(), ""), "not writable")
+}

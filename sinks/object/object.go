@@ -87,7 +87,10 @@ type Sink struct {
 	store sinks.ObjectStore
 }
 
-var _ sinks.Sink = (*Sink)(nil)
+var (
+	_ sinks.Sink    = (*Sink)(nil)
+	_ sinks.Checker = (*Sink)(nil)
+)
 
 // New validates cfg and returns a Sink writing to store.
 func New(cfg Config, store sinks.ObjectStore) (*Sink, error) {
@@ -291,6 +294,23 @@ func (s *Sink) put(ctx context.Context, key, name string, t time.Time, body io.R
 // !{firehose:random-string} is stable across retries of one batch.
 func seeded(id uuid.UUID) io.Reader {
 	return rand.NewChaCha8(sha256.Sum256(id[:]))
+}
+
+// Check implements sinks.Checker: it asks the store whether the bucket
+// answers (sinks.BucketChecker), else whether the store does
+// (sinks.Checker). A store with neither capability has nothing to check.
+func (s *Sink) Check(ctx context.Context) error {
+	var err error
+	switch st := s.store.(type) {
+	case sinks.BucketChecker:
+		err = st.CheckBucket(ctx, s.cfg.Bucket)
+	case sinks.Checker:
+		err = st.Check(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("object sink: %w", err)
+	}
+	return nil
 }
 
 // Close does nothing; the store is owned by the caller.

@@ -86,7 +86,8 @@ type partition struct {
 	// record: its range (record.Batch.First...). first.Seq also holds the
 	// commit point back.
 	first, last record.Position
-	// oldest is the arrival of the first record (data freshness).
+	// oldest is the earliest arrival buffered (data freshness, and the
+	// batch's Arrived).
 	oldest time.Time
 	// since is Partitions.read when the first record came.
 	since int64
@@ -145,6 +146,8 @@ func (s *Partitions) Add(key string, r record.Record) ([]*record.Batch, error) {
 	}
 	if p.b.Len() == 0 {
 		p.first, p.oldest, p.since = r.Pos(), r.Arrived, s.read
+	} else if r.Arrived.Before(p.oldest) {
+		p.oldest = r.Arrived // arrival order is the log's, but clocks step
 	}
 	held := p.held
 	if key != "" {
@@ -188,6 +191,7 @@ func (s *Partitions) cut(p *partition) *record.Batch {
 	return &record.Batch{
 		First: p.first.Seq, FirstSub: p.first.Sub,
 		Last: p.last.Seq, LastSub: p.last.Sub,
+		Arrived: p.oldest,
 		Records: p.b.Flush(),
 	}
 }

@@ -22,12 +22,14 @@ import (
 //     sink's to read until Write returns; they must not be modified or kept.
 //   - Write is called concurrently: for different shards (one worker per
 //     destination and shard), and within one shard for different
-//     partitions (up to MaxInFlight, 8 by default, when several
-//     partitions flush at once). Two Writes of the same batch never
-//     overlap: a failed batch is retried only after its Write returned.
-//   - A retry carries the same identity (b.ID()) and only the records still
-//     pending: after a *BatchError, the failed ones; after any other error,
-//     all of them. Retries stop at the destination's retry.duration; what
+//     partitions of a Partitioner (up to MaxInFlight, 8 by default, when
+//     several partitions flush at once). A sink that does not partition
+//     gets one Write at a time per shard, its batches in stream order.
+//     Two Writes of the same batch never overlap: a failed batch is
+//     retried only after its Write returned.
+//   - A retry carries the same identity (b.ID()) and b.Arrived, and only
+//     the records still pending: after a *BatchError, the failed ones;
+//     after any other error, all of them. Retries stop at the destination's retry.duration; what
 //     is left goes to the backup under the destination's error output
 //     type, or the one an error names (record.WithErrorType).
 //   - ctx is cancelled when the server stops hard (the drain timeout):
@@ -44,10 +46,13 @@ import (
 //     return a *RetryAfterError to honour a server's hint.
 //   - Writing the same batch identity again leaves one copy, not two
 //     (object sinks name objects by it; an exactly-once sink records it).
-//     After a crash the same records may be re-read and cut into
-//     different batches, so a sink that must never duplicate keeps, per
-//     (pipeline, destination, shard), the last record.Position it
-//     committed and skips records at or below it.
+//     Derive names from b.ID() and b.Arrived, never from which records
+//     a Write happens to carry. After a crash the same records may be
+//     re-read and cut into different batches, so a sink that must never
+//     duplicate keeps, per (pipeline, destination, shard), the last
+//     record.Position it committed and skips records at or below it; that
+//     needs stream order per shard, so such a sink does not partition
+//     (or keeps one position per partition).
 //   - Close is called once, after the last Write has returned.
 //
 // sinks/sinktest checks these promises against a real server; every sink

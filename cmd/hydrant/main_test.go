@@ -161,6 +161,7 @@ pipelines:
 	code, out, errOut := runCmd(t, "validate", "--config", path)
 	require.Equal(t, 0, code, "without the flag nothing is contacted: %s", errOut)
 	require.NotContains(t, out, "check ")
+	require.NoDirExists(t, filepath.Join(dir, "lake"), "nor is a directory store's root created")
 
 	code, out, _ = runCmd(t, "validate", "--config", path, "--check-connections")
 	require.Equal(t, 1, code)

@@ -119,8 +119,8 @@ pipelines:
         retry: { duration: 0s }
         backup: { store: local, prefix: "source/" }
 `)
-	// The store checked its directory at start; it is a file from now on.
-	require.NoError(t, os.Remove(blocked))
+	// The store's directory is a file from now on.
+	require.NoError(t, os.RemoveAll(blocked))
 	require.NoError(t, os.WriteFile(blocked, []byte("not a directory"), 0o644))
 	h := a.handler()
 	var lines []string

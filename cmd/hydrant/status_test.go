@@ -96,9 +96,9 @@ pipelines:
         retry: { duration: 0s }
         backup: { store: local, prefix: "source/" }
 `)
-	// The store checked its directory at start; it is a file from now on, so
+	// The store's directory is a file from now on. so
 	// every write to "broken" fails and its records go to the backup.
-	require.NoError(t, os.Remove(blocked))
+	require.NoError(t, os.RemoveAll(blocked))
 	require.NoError(t, os.WriteFile(blocked, []byte("not a directory"), 0o644))
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)

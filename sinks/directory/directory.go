@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/hydrant-io/hydrant/sinks"
@@ -36,6 +37,10 @@ var ErrInvalidKey = errors.New("invalid object key")
 // use; concurrent Puts of the same key are last-rename-wins.
 type Store struct {
 	root string
+	// rootMade: the root was created (with its parents) by a first write.
+	// Later writes recreate the root itself but never its parents: a
+	// vanished mount point must fail, not fill the disk beneath it.
+	rootMade atomic.Bool
 }
 
 var (
@@ -43,7 +48,8 @@ var (
 	_ sinks.BucketChecker = (*Store)(nil)
 )
 
-// New returns a Store rooted at root, creating the directory if needed.
+// New returns a Store rooted at root; the directory is created when first
+// written.
 func New(root string) (*Store, error) {
 	if root == "" {
 		return nil, errors.New("directory store: empty root")
@@ -52,9 +58,8 @@ func New(root string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("directory store: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("directory store: %w", err)
-	}
+	// The root is created by the first Put or CheckBucket, not here, so
+	// that building a store (hydrant validate does) touches no disk.
 	return &Store{root: abs}, nil
 }
 
@@ -201,13 +206,21 @@ func (s *Store) mkdirAll(dir string) error {
 		if !fi.IsDir() {
 			return fmt.Errorf("%s is not a directory", dir)
 		}
+		s.rootMade.Store(true) // dir is the root or below it
 		return nil
 	}
 	parent := filepath.Dir(dir)
-	if parent != dir && len(parent) >= len(s.root) {
-		if err := s.mkdirAll(parent); err != nil {
-			return err
+	if parent == dir || len(parent) < len(s.root) {
+		if !s.rootMade.Load() {
+			// The first write creates the root as New once did.
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			s.rootMade.Store(true)
+			return nil
 		}
+	} else if err := s.mkdirAll(parent); err != nil {
+		return err
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return err

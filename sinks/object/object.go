@@ -4,7 +4,7 @@
 //
 // Each object's key is the evaluated prefix followed by
 // prefix.ObjectName(pipeline, version, t, id, ext), where t is the arrival
-// time of the group's oldest record (UTC) and id is
+// time of the batch (record.Batch.Arrived, else the group's oldest record; UTC) and id is
 // prefix.BatchUUID(pipeline, destination, shard, first, last, partition, sub-record range):
 // a retried Write of the same batch range produces the same keys and
 // overwrites its earlier objects instead of duplicating them. The seed of
@@ -250,7 +250,13 @@ func (s *Sink) group(b *record.Batch) ([]group, map[int]error) {
 // extension (a zip's entry name) and the instant both were evaluated at.
 func (s *Sink) key(b *record.Batch, g *group) (key, name string, t time.Time, err error) {
 	id := prefix.BatchUUID(s.cfg.Pipeline, b.Destination, string(b.Shard), b.First, b.Last, g.partition, subRange(b))
-	t = g.oldest
+	// The batch's arrival, kept across retries, so that a retry carrying
+	// only some of the records gets the same key; a group's own oldest
+	// record for batches cut by someone else.
+	t = b.Arrived
+	if t.IsZero() {
+		t = g.oldest
+	}
 	if t.IsZero() {
 		t = s.cfg.Now()
 	}

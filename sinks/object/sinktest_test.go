@@ -67,20 +67,11 @@ func TestSinktest_DirectoryParquet(t *testing.T) {
 	sinktest.Run(t, h)
 }
 
-// objectGaps are the subtests the object sink is known to fail.
-var objectGaps = map[string]string{
-	"RetryOfSubsetAcrossHours": "an object's key carries the oldest arrival among the records a Write is given " +
-		"(Firehose's prefix time), so a retry of part of a batch without its oldest record is another object. " +
-		"The runtime never sends one (the sink fails whole partitions, retryably), but a stable key needs the " +
-		"batch to carry its oldest arrival across retries (record.Batch)",
-}
-
 // directoryHarness runs the object sink configured by cfg (Pipeline and
 // Version filled in) on a directory store in a fresh temporary root.
 func directoryHarness(cfg Config) sinktest.Harness {
 	cfg.Pipeline, cfg.Version = sinktest.Pipeline, 1
 	return sinktest.Harness{
-		Skip: objectGaps,
 		Open: func(t *testing.T) *sinktest.Target {
 			root := filepath.Join(t.TempDir(), "root")
 			store, err := directory.New(root)

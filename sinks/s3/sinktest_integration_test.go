@@ -56,11 +56,6 @@ func TestSinktest_S3DynamicPartitioning(t *testing.T) {
 func s3Harness(cfg object.Config) sinktest.Harness {
 	cfg.Pipeline, cfg.Version = sinktest.Pipeline, 1
 	return sinktest.Harness{
-		// As on the directory store (see sinks/object's objectGaps).
-		Skip: map[string]string{
-			"RetryOfSubsetAcrossHours": "an object's key carries the oldest arrival among the records a Write is given; " +
-				"see sinks/object's sinktest_test.go",
-		},
 		Open: func(t *testing.T) *sinktest.Target {
 			admin := minioClient(t)
 			proxy := sinktest.NewProxy(t, endpointHost(t))

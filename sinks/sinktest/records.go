@@ -100,11 +100,13 @@ func records(shard record.ShardID, seq uint64, n, subs, size int) []record.Recor
 // empty.
 func Batch(recs []record.Record) *record.Batch {
 	first, last := &recs[0], &recs[len(recs)-1]
-	return &record.Batch{
+	b := &record.Batch{
 		Pipeline: Pipeline, Destination: Destination, Shard: first.Shard,
 		First: first.Seq, Last: last.Seq, FirstSub: first.Sub, LastSub: last.Sub,
 		Records: recs,
 	}
+	b.Arrived = b.Oldest() // as the runtime sets it when it cuts a batch
+	return b
 }
 
 // Cut splits recs (one shard and partition, in stream order) into

@@ -65,7 +65,12 @@ type Batch struct {
 	Shard             ShardID
 	First, Last       uint64
 	FirstSub, LastSub uint32
-	Records           []Record
+	// Arrived is the arrival time of the oldest record when the batch was
+	// cut. Retries keep it, even when the oldest record is no longer
+	// among the pending ones, so object names and time prefixes derived
+	// from it do not change between attempts. Zero when unknown.
+	Arrived time.Time
+	Records []Record
 }
 
 // BatchID identifies a batch across retries, restarts and de-aggregation:

@@ -52,7 +52,9 @@ import (
 //     duplicate keeps, per (pipeline, destination, shard), the last
 //     record.Position it committed and skips records at or below it; that
 //     needs stream order per shard, so such a sink does not partition
-//     (or keeps one position per partition).
+//     (or keeps one position per partition), and it never commits past a
+//     record it reports failed in a *BatchError (fail the rest of the
+//     batch too), or the retry of that record would be skipped.
 //   - Close is called once, after the last Write has returned.
 //
 // sinks/sinktest checks these promises against a real server; every sink

@@ -158,6 +158,7 @@ func buildPipelines(ctx context.Context, cfg *configs.Config, log *slog.Logger, 
 
 // close releases everything build opened, last opened first.
 func (a *app) close() {
+	a.readiness.wg.Wait() // a round of destination checks uses the sinks
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, c := range slices.Backward(a.closers) {

@@ -17,7 +17,6 @@ import (
 	"github.com/hydrant-io/hydrant/sinks/object"
 	"github.com/hydrant-io/hydrant/sinks/s3"
 	"github.com/hydrant-io/hydrant/streams/record"
-	"github.com/hydrant-io/hydrant/transform"
 )
 
 // pipelineVersion is Firehose's DeliveryStreamVersion in object names.
@@ -142,12 +141,11 @@ type destination struct {
 // what it built are handed to keep, also on error.
 func buildDestination(ctx context.Context, env sinkEnv, pc configs.Pipeline, pp string, procs procEnv, keep func(func(context.Context) error)) (*destination, error) {
 	dc := env.dc
-	chain, err := buildProcessors(ctx, procs, pc.Processors, pp+".processors")
-	if err == nil {
-		var more []transform.Processor
-		more, err = buildProcessors(ctx, procs, dc.Processors, env.path+".processors")
-		chain = append(chain, more...)
-	}
+	// Both chains are built even when one fails, so that every mistake
+	// is reported.
+	chain, perr := buildProcessors(ctx, procs, pc.Processors, pp+".processors")
+	more, derr := buildProcessors(ctx, procs, dc.Processors, env.path+".processors")
+	chain = append(chain, more...)
 	for _, p := range chain {
 		keep(p.Close)
 	}
@@ -156,7 +154,7 @@ func buildDestination(ctx context.Context, env sinkEnv, pc configs.Pipeline, pp 
 		keep(sink.Close)
 	}
 	backupStore, berr := env.stores.object(dc.Backup.Store, env.path+".backup.store")
-	if err = joinConfigErrors(err, serr, berr); err != nil {
+	if err := joinConfigErrors(perr, derr, serr, berr); err != nil {
 		return nil, err
 	}
 	bw, err := backup.New(backup.Config{

@@ -190,3 +190,28 @@ pipelines:
 		require.Contains(t, errOut, path+":7:87: pipelines[0].destinations[0].format.schema: "+schema+":3:25: columns[1].type: ", cmd)
 	}
 }
+
+// A mistake in the pipeline's processors does not hide one in a
+// destination's: every mistake of the file is reported at once.
+func TestValidate_ReportsPipelineAndDestinationProcessorsTogether(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.wasm"), []byte("not a module"), 0o644))
+	path := filepath.Join(dir, "p.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`stores:
+  local: { type: directory, path: ./lake }
+pipelines:
+  - name: events
+    processors:
+      - { type: wasm, module: bad.wasm }
+    destinations:
+      - name: lake
+        type: directory
+        store: local
+        processors:
+          - { type: wasm, module: bad.wasm }
+`), 0o644))
+	code, _, errOut := runCmd(t, "validate", "--config", path)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, path+":6:9: pipelines[0].processors[0]: wasm: ")
+	require.Contains(t, errOut, path+":12:13: pipelines[0].destinations[0].processors[0]: wasm: ")
+}

@@ -16,35 +16,50 @@ const readyCheckEvery = 5 * time.Second
 // readyCheckTimeout bounds one round of destination checks.
 const readyCheckTimeout = 3 * time.Second
 
-// readiness caches the last round of destination checks.
+// readiness holds the last round of destination checks. A round runs in
+// the background, so a probe never waits on a destination (a blackholed
+// endpoint would otherwise outlast a probe's timeout and make the server
+// look unready).
 type readiness struct {
-	mu     sync.Mutex
-	at     time.Time
-	report string
+	mu      sync.Mutex
+	at      time.Time // when the last round started
+	report  string
+	running bool
+	wg      sync.WaitGroup // the round in flight; close waits for it
 }
 
 // ready is /readyz. The server is ready while its streams take records;
 // a destination that does not answer does not make it unready (its records
 // wait in the stream while delivery retries, which is the point of the
-// stream), but each destination's state is listed with the reason.
-func (a *app) ready(ctx context.Context) (string, error) {
+// stream), but each destination's state is listed with the reason, as of
+// the last round of checks.
+func (a *app) ready(context.Context) (string, error) {
 	if a.stopping.Load() {
 		return "", errShuttingDown
 	}
-	a.readiness.mu.Lock()
-	defer a.readiness.mu.Unlock()
-	if time.Since(a.readiness.at) >= readyCheckEvery {
-		a.readiness.report = a.checkDestinations(ctx)
-		a.readiness.at = time.Now()
+	r := &a.readiness
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.running && time.Since(r.at) >= readyCheckEvery {
+		r.running, r.at = true, time.Now()
+		r.wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), readyCheckTimeout)
+			defer cancel()
+			report := a.checkDestinations(ctx)
+			r.mu.Lock()
+			r.report, r.running = report, false
+			r.mu.Unlock()
+		})
 	}
-	return a.readiness.report, nil
+	if r.report == "" {
+		return "destinations: being checked\n", nil
+	}
+	return r.report, nil
 }
 
-// checkDestinations asks every destination at once and reports one line
-// each: "pipeline/destination: ok" or the reason it is not reachable.
+// checkDestinations asks every destination and reports one line each:
+// "pipeline/destination: ok" or the reason it is not reachable.
 func (a *app) checkDestinations(ctx context.Context) string {
-	ctx, cancel := context.WithTimeout(ctx, readyCheckTimeout)
-	defer cancel()
 	var lines []string
 	for _, p := range a.pipelines {
 		more, _ := checkAll(ctx, p)

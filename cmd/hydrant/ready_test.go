@@ -25,7 +25,13 @@ pipelines:
       - { name: lake, type: directory, store: local }
       - { name: cloud, type: s3, store: gone, bucket: logs }
 `)
+	// The first probe starts a round of checks in the background and
+	// answers at once; a later probe reads its result.
 	detail, err := a.ready(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, "destinations: being checked\n", detail)
+	a.readiness.wg.Wait()
+	detail, err = a.ready(t.Context())
 	require.NoError(t, err)
 	require.Contains(t, detail, "events/lake: ok\n")
 	require.Contains(t, detail, "events/cloud: not reachable")

@@ -8,11 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
 	"github.com/hydrant-io/hydrant/configs"
 )
+
+// validateCheckTimeout bounds validate --check-connections.
+const validateCheckTimeout = 15 * time.Second
 
 // errChecksFailed: validate --check-connections found a destination that
 // does not answer.
@@ -68,6 +72,10 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if !*checkConns {
 		return nil
 	}
+	// A blackholed endpoint must not hold validate for the client's own
+	// dial and retry timeouts.
+	ctx, cancel := context.WithTimeout(ctx, validateCheckTimeout)
+	defer cancel()
 	allOK := true
 	for _, p := range pipelines {
 		lines, ok := checkAll(ctx, p)

@@ -151,10 +151,12 @@ func (w *Writer) WriteFailed(ctx context.Context, errorType string, items []Fail
 		}); err != nil {
 			return fmt.Errorf("backup: encode: %w", err)
 		}
-		// Every (shard, seq) feeds the object id: a different subset of one
-		// range must not overwrite another's object.
+		// Every (shard, seq, sub) feeds the object id: a different subset of
+		// one range, or other sub-records of the same source records (one
+		// aggregate spread over two partitions), must not overwrite
+		// another's object.
 		_, _ = io.WriteString(h, string(r.Shard))
-		_, _ = h.Write(binary.BigEndian.AppendUint64([]byte{0}, r.Seq))
+		_, _ = h.Write(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64([]byte{0}, r.Seq), r.Sub))
 		minSeq, maxSeq = min(minSeq, r.Seq), max(maxSeq, r.Seq)
 		if oldest.IsZero() || (!r.Arrived.IsZero() && r.Arrived.Before(oldest)) {
 			oldest = r.Arrived

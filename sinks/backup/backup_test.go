@@ -145,3 +145,21 @@ func TestBackup_ConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// Sub-records of one source record failed in two writes (one aggregate
+// spread over two partitions) are two objects, not one overwriting the
+// other; the same write retried is still one object.
+func TestBackup_SubRecordsOfOneSourceKeepTheirOwnObjects(t *testing.T) {
+	w, root := newWriter(t, Config{})
+	sub := func(n uint32) Failed {
+		f := failed(7, "part")
+		f.Record.Sub = n
+		return f
+	}
+	first := []Failed{sub(0), sub(2)}
+	require.NoError(t, w.WriteFailed(t.Context(), record.S3Failed, first))
+	require.NoError(t, w.WriteFailed(t.Context(), record.S3Failed, []Failed{sub(1), sub(3)}))
+	require.Len(t, files(t, root), 2)
+	require.NoError(t, w.WriteFailed(t.Context(), record.S3Failed, first))
+	require.Len(t, files(t, root), 2, "a retried write overwrites its own object")
+}

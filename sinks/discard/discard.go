@@ -5,9 +5,11 @@
 // It keeps the sink contract as an exactly-once sink would: per
 // (pipeline, destination, shard) it remembers the last record.Position it
 // counted and skips records at or below it, so a retried batch (same
-// b.ID()), a retry carrying part of a batch, or records re-read after a
-// restart and cut into other batches are never counted twice. Memory is
-// one position per shard, however many batches go through.
+// b.ID()), a retry carrying part of a batch, or records re-read (after a
+// restart of delivery within one process) and cut into other batches are
+// never counted twice. The positions live in memory: after the process
+// restarts, records re-read from the last checkpoint are counted again.
+// Memory is one position per shard, however many batches go through.
 //
 // This relies on the runtime's ordering for a sink that is not a
 // sinks.Partitioner: one Write in flight per destination and shard, its

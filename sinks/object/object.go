@@ -52,7 +52,7 @@ import (
 
 // ErrPartitionKeyFailed is wrapped by per-record errors of records whose
 // prefix could not be evaluated.
-var ErrPartitionKeyFailed = errors.New("partition-key-failed")
+var ErrPartitionKeyFailed = errors.New("partition key failed")
 
 // Config configures a Sink.
 type Config struct {

@@ -8,8 +8,8 @@
 //     Every timestamp in one evaluation uses the same instant.
 //   - !{partitionKeyFromQuery:K} and !{partitionKeyFromLambda:K} insert a
 //     partition key set by a processor. Keys travel in record.Record.Meta under
-//     QueryKey(K) ("query."+K) and LambdaKey(K) ("lambda."+K); processors must
-//     use those helpers so the two namespaces never collide.
+//     record.QueryKey(K) ("query."+K) and record.LambdaKey(K) ("lambda."+K);
+//     processors must use those helpers so the two namespaces never collide.
 //   - !{firehose:random-string} inserts 11 random characters, a new value per
 //     occurrence (Firehose's form: the first 11 characters of a random UUID).
 //   - !{firehose:error-output-type} inserts the error type; only in an error

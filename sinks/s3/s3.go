@@ -263,9 +263,18 @@ func (s *Store) putOne(ctx context.Context, bucket, key string, data []byte, hin
 // putMultipart uploads buf (a full first part) and the rest of body as a
 // multipart upload, one part at a time, aborting the upload on failure.
 func (s *Store) putMultipart(ctx context.Context, bucket, key string, body io.Reader, buf []byte) (err error) {
-	id, err := s.core.NewMultipartUpload(ctx, bucket, key, minio.PutObjectOptions{})
+	// The upload is created even when ctx ends meanwhile: a creation
+	// whose answer was cut off would leave an upload we cannot abort, its
+	// id unknown. Creating is one small request, so this costs a cancel
+	// at most that request's time.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	id, err := s.core.NewMultipartUpload(cctx, bucket, key, minio.PutObjectOptions{})
+	cancel()
 	if err != nil {
 		return err
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		err = cerr // aborted by the deferred clean-up below
 	}
 	defer func() {
 		if err == nil {
@@ -278,6 +287,9 @@ func (s *Store) putMultipart(ctx context.Context, bucket, key string, body io.Re
 			s.log.WarnContext(ctx, "s3: abort multipart upload", "bucket", bucket, "key", key, "upload_id", id, "err", aerr)
 		}
 	}()
+	if err != nil {
+		return err
+	}
 	var parts []minio.CompletePart
 	n, last := len(buf), false
 	for num := 1; ; num++ {

@@ -14,6 +14,8 @@ const (
 	DefaultMaxRecordBytes       = 1000 * KiB // 1,024,000 bytes: Firehose's record limit
 	DefaultMaxRecordsPerRequest = 500        // Firehose's PutRecordBatch limit
 	DefaultMaxBacklogBytes      = 10 * GiB
+	DefaultReadTimeout          = Duration(time.Minute)
+	DefaultIdleTimeout          = Duration(2 * time.Minute)
 
 	DefaultShards    = 2
 	DefaultRetention = Duration(24 * time.Hour)
@@ -66,7 +68,12 @@ const (
 	DefaultLambdaTimeout   = Duration(60 * time.Second)
 	DefaultLambdaRetries   = 3 // Firehose's NumberOfRetries
 	DefaultExecTimeout     = Duration(60 * time.Second)
-	DefaultDelimiter       = "\n"
+	// DefaultDecompressRecordBytes and DefaultDecompressBatchBytes are
+	// builtin.DefaultMaxRecordBytes and DefaultMaxBatchBytes (see there
+	// why).
+	DefaultDecompressRecordBytes = 64 * MiB
+	DefaultDecompressBatchBytes  = 128 * MiB
+	DefaultDelimiter             = "\n"
 )
 
 // applyDefaults fills every key absent from the file. It runs before
@@ -79,6 +86,8 @@ func (c *Config) applyDefaults() {
 	setVal(c, "server.limits.max_record_bytes", &lim.MaxRecordBytes, DefaultMaxRecordBytes)
 	setVal(c, "server.limits.max_records_per_request", &lim.MaxRecordsPerRequest, DefaultMaxRecordsPerRequest)
 	setVal(c, "server.limits.max_backlog_bytes", &lim.MaxBacklogBytes, DefaultMaxBacklogBytes)
+	setVal(c, "server.limits.read_timeout", &lim.ReadTimeout, DefaultReadTimeout)
+	setVal(c, "server.limits.idle_timeout", &lim.IdleTimeout, DefaultIdleTimeout)
 
 	for name, s := range c.Stores {
 		if s.Type == StoreS3 {
@@ -121,6 +130,9 @@ func (c *Config) processorDefaults(path string, ps []Processor) {
 			setVal(c, pp+".delimiter", &p.Delimiter, DefaultDelimiter)
 		case ProcessorDeaggregate:
 			setStr(c, pp+".mode", &p.Mode, DeaggregateKPL)
+		case ProcessorDecompress:
+			setVal(c, pp+".max_record_bytes", &p.MaxRecordBytes, DefaultDecompressRecordBytes)
+			setVal(c, pp+".max_batch_bytes", &p.MaxBatchBytes, DefaultDecompressBatchBytes)
 		}
 	}
 }

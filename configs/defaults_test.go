@@ -30,6 +30,7 @@ pipelines:
       - { type: wasm, module: m.wasm }
       - { type: lambda, url: "http://l" }
       - { type: exec, command: [x] }
+      - { type: decompress }
     destinations:
       - { name: obj, type: s3, store: s3, bucket: b }
       - { name: pq, type: s3, store: s3, bucket: b, format: { type: parquet, schema: s.yaml } }
@@ -41,7 +42,8 @@ pipelines:
 	s := c.Server
 	require.Equal(t, DefaultListen, s.Listen)
 	require.Equal(t, "./var/hydrant", s.DataDir)
-	require.Equal(t, Limits{MaxRequestBytes: 5 * MiB, MaxRecordBytes: 1_024_000, MaxRecordsPerRequest: 500, MaxBacklogBytes: 10 * GiB}, s.Limits)
+	require.Equal(t, Limits{MaxRequestBytes: 5 * MiB, MaxRecordBytes: 1_024_000, MaxRecordsPerRequest: 500, MaxBacklogBytes: 10 * GiB,
+		ReadTimeout: Duration(time.Minute), IdleTimeout: Duration(2 * time.Minute)}, s.Limits)
 	require.False(t, s.Auth.Enabled())
 	require.Equal(t, "us-east-1", c.Stores["s3"].Region)
 
@@ -50,6 +52,8 @@ pipelines:
 	require.Equal(t, Processor{Type: ProcessorWasm, Module: "m.wasm", Timeout: Duration(5 * time.Second), MemoryLimit: 64 * MiB}, p.Processors[0])
 	require.Equal(t, Processor{Type: ProcessorLambda, URL: "http://l", Timeout: Duration(time.Minute), Retries: 3}, p.Processors[1])
 	require.Equal(t, Duration(time.Minute), p.Processors[2].Timeout)
+	require.Nil(t, p.Processors[2].Env, "an exec child gets PATH and nothing else by default")
+	require.Equal(t, Processor{Type: ProcessorDecompress, MaxRecordBytes: 64 * MiB, MaxBatchBytes: 128 * MiB}, p.Processors[3])
 
 	d := p.Destinations
 	require.Equal(t, Buffer{Size: 5 * MiB, Interval: Duration(300 * time.Second), MaxBytes: 32 * MiB}, d[0].Buffer)
@@ -171,4 +175,19 @@ func TestConfig_PosAndErrorf(t *testing.T) {
 	require.False(t, c.Has("pipelines[0].destinations[0].buffer.interval"))
 	require.EqualError(t, c.Errorf("pipelines[0].destinations[0].type", "sink %q is not built yet", "directory"),
 		`p.yaml:7:15: pipelines[0].destinations[0].type: sink "directory" is not built yet`)
+}
+
+func TestExecEnvAndDecompressBudgetsParse(t *testing.T) {
+	c := mustParse(t, `
+pipelines:
+  - name: p
+    processors:
+      - { type: exec, command: [x], env: { TZ: UTC, HOME: "${HOME}" } }
+      - { type: decompress, max_record_bytes: 8MiB, max_batch_bytes: 8MiB }
+    destinations: [{ name: web, type: http, url: "http://h" }]
+`, map[string]string{"HOME": "/home/h"})
+	ps := c.Pipelines[0].Processors
+	require.Equal(t, map[string]string{"TZ": "UTC", "HOME": "/home/h"}, ps[0].Env)
+	require.Equal(t, 8*MiB, ps[1].MaxRecordBytes)
+	require.Equal(t, 8*MiB, ps[1].MaxBatchBytes)
 }

@@ -40,10 +40,14 @@ type Server struct {
 // Auth lists the accepted credentials. When both lists are empty the
 // server is open.
 type Auth struct {
-	// APIKeys are accepted by the REST door ("Authorization: Bearer KEY" or
-	// "X-Api-Key: KEY"). Entries must be non-empty.
+	// APIKeys are accepted on every write door: "Authorization: Bearer KEY"
+	// or "X-Api-Key: KEY" on the Firehose and batch doors,
+	// X-Amz-Firehose-Access-Key on the receiver door. Entries must be
+	// non-empty.
 	APIKeys []string `yaml:"api_keys"`
-	// AWSCredentials verify SigV4 signatures on the Firehose door.
+	// AWSCredentials verify SigV4 signatures on the Firehose and batch
+	// doors. Once either list is set, every write door requires a valid
+	// credential (docs/security.md).
 	AWSCredentials []AWSCredential `yaml:"aws_credentials"`
 }
 
@@ -65,11 +69,19 @@ type Limits struct {
 	// MaxRecordBytes caps one record. Default 1000KiB (1,024,000 bytes, as
 	// Firehose).
 	MaxRecordBytes ByteSize `yaml:"max_record_bytes"`
-	// MaxRecordsPerRequest caps the records in a batch. Default 500.
+	// MaxRecordsPerRequest caps the records of one Firehose
+	// PutRecordBatch. Default 500. The batch and receiver doors are bounded
+	// by MaxRequestBytes (docs/security.md).
 	MaxRecordsPerRequest int `yaml:"max_records_per_request"`
 	// MaxBacklogBytes caps the disk held by undelivered records; above it
 	// ingest answers 503 ServiceUnavailableException. Default 10GiB.
 	MaxBacklogBytes ByteSize `yaml:"max_backlog_bytes"`
+	// ReadTimeout bounds reading one whole request, headers and body, so a
+	// slow client cannot hold a connection forever. Default 1m.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// IdleTimeout closes a keep-alive connection with no request for that
+	// long. Default 2m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Store types.
@@ -186,7 +198,18 @@ type Processor struct {
 	Retries int    `yaml:"retries"`
 
 	// exec: Command is argv of a long-lived process (required, non-empty).
-	Command []string `yaml:"command"`
+	// Env is the child's environment (name: value) besides PATH, which it
+	// inherits unless Env sets it: Hydrant's other variables (credentials,
+	// API keys) are not passed on. Names are [A-Za-z_][A-Za-z0-9_]*.
+	Command []string          `yaml:"command"`
+	Env     map[string]string `yaml:"env"`
+
+	// decompress: MaxRecordBytes fails a record that inflates to more
+	// (default 64MiB); MaxBatchBytes bounds what one processor call
+	// inflates in all (default 128MiB, at least MaxRecordBytes): records
+	// past it fail as processing-failed. Both 1KiB..4GiB.
+	MaxRecordBytes ByteSize `yaml:"max_record_bytes"`
+	MaxBatchBytes  ByteSize `yaml:"max_batch_bytes"`
 
 	// append_delimiter: Delimiter is appended to every record. Default "\n".
 	// deaggregate with mode delimited: the delimiter records are split on

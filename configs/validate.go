@@ -40,10 +40,13 @@ const (
 	MaxLambdaTimeout   = Duration(15 * time.Minute)
 	MinWasmMemoryLimit = 64 * KiB
 	MaxWasmMemoryLimit = 4 * GiB
+	MinDecompressBytes = 1 * KiB
+	MaxDecompressBytes = 4 * GiB
 )
 
 var (
 	pipelineNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
+	envNameRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	componentRE    = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 )
 
@@ -61,10 +64,10 @@ var (
 		ProcessorJQMetadata:      {"partition_keys"},
 		ProcessorWasm:            {"module", "timeout", "memory_limit"},
 		ProcessorLambda:          {"url", "timeout", "retries"},
-		ProcessorExec:            {"command", "timeout", "retries"},
+		ProcessorExec:            {"command", "env", "timeout", "retries"},
 		ProcessorDeaggregate:     {"mode", "delimiter"},
 		ProcessorAppendDelimiter: {"delimiter"},
-		ProcessorDecompress:      nil,
+		ProcessorDecompress:      {"max_record_bytes", "max_batch_bytes"},
 	}
 	destCommonKeys = []string{"name", "type", "buffer", "retry", "backup", "processors", "error_output_prefix"}
 	destKeys       = map[string][]string{
@@ -186,6 +189,8 @@ func (v *validator) server() {
 		{"server.limits.max_record_bytes", int64(l.MaxRecordBytes)},
 		{"server.limits.max_records_per_request", int64(l.MaxRecordsPerRequest)},
 		{"server.limits.max_backlog_bytes", int64(l.MaxBacklogBytes)},
+		{"server.limits.read_timeout", int64(l.ReadTimeout)},
+		{"server.limits.idle_timeout", int64(l.IdleTimeout)},
 	} {
 		if f.n <= 0 {
 			v.add(f.path, "must be positive")
@@ -306,7 +311,10 @@ func (v *validator) processors(path string, ps []Processor) map[string]bool {
 			if len(p.Command) == 0 || p.Command[0] == "" {
 				v.add(pp+".command", "command is required (a non-empty argv list)")
 			}
+			v.execEnv(pp+".env", p.Env)
 			v.lambdaCall(pp, p)
+		case ProcessorDecompress:
+			v.decompress(pp, p)
 		case ProcessorAppendDelimiter:
 			if p.Delimiter == "" {
 				v.add(pp+".delimiter", "must not be empty")
@@ -571,6 +579,38 @@ func (v *validator) lambdaCall(pp string, p Processor) {
 	v.durationRange(pp+".timeout", p.Timeout, Duration(time.Millisecond), MaxLambdaTimeout)
 	if p.Retries < 0 || p.Retries > MaxLambdaRetries {
 		v.add(pp+".retries", "must be between 0 and %d, got %d", MaxLambdaRetries, p.Retries)
+	}
+}
+
+// execEnv checks an exec child's environment: names a shell can set, and
+// no NUL, which cannot be passed to a process.
+func (v *validator) execEnv(path string, env map[string]string) {
+	for _, k := range sortedKeys(env) {
+		kp := keyPath(path, k)
+		if !envNameRE.MatchString(k) {
+			v.addKey(kp, "invalid variable name %q: want [A-Za-z_][A-Za-z0-9_]*", k)
+		}
+		if strings.ContainsRune(env[k], 0) {
+			v.add(kp, "value must not contain NUL")
+		}
+	}
+}
+
+// decompress checks the inflation budgets: a batch budget below the record
+// limit would make the record limit unreachable.
+func (v *validator) decompress(pp string, p Processor) {
+	ok := true
+	for _, f := range []struct {
+		key string
+		val ByteSize
+	}{{"max_record_bytes", p.MaxRecordBytes}, {"max_batch_bytes", p.MaxBatchBytes}} {
+		if f.val < MinDecompressBytes || f.val > MaxDecompressBytes {
+			v.add(pp+"."+f.key, "must be between %s and %s, got %s", MinDecompressBytes, MaxDecompressBytes, f.val)
+			ok = false
+		}
+	}
+	if ok && p.MaxBatchBytes < p.MaxRecordBytes {
+		v.add(pp+".max_batch_bytes", "must be at least max_record_bytes (%s), got %s", p.MaxRecordBytes, p.MaxBatchBytes)
 	}
 }
 

@@ -68,29 +68,99 @@ func (s *Server) verifySigV4(r *http.Request, body []byte) *apiError {
 	return nil
 }
 
-// checkAPIKey enforces the plain door's API keys, when configured.
-func (s *Server) checkAPIKey(r *http.Request) *apiError {
-	key := r.Header.Get("X-Api-Key")
-	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		key = strings.TrimSpace(v)
+// Every write door is closed once server.auth names any credential: each
+// door accepts the kinds it can carry (doc: docs/security.md).
+//
+//	Firehose door (POST /)           SigV4 or API key
+//	batch door (/v1/streams/...)     SigV4 or API key
+//	receiver door (firehose-endpoint) API key in X-Amz-Firehose-Access-Key
+//
+// A door whose kind is not configured refuses every request, so a
+// credential never protects one door while leaving another open.
+
+// authOn reports whether any credential is configured.
+func (s *Server) authOn() bool { return len(s.apiKeys) > 0 || len(s.awsCreds) > 0 }
+
+// authenticate checks the credentials of a request to the Firehose or batch
+// door before its body is read. needsSigV4 means the request carries a SigV4
+// Authorization header the caller must verify once the body is read (the
+// signature covers it); API keys are checked here, so an unauthenticated
+// client never makes the server buffer its body for nothing.
+func (s *Server) authenticate(r *http.Request) (needsSigV4 bool, e *apiError) {
+	if !s.authOn() {
+		return false, nil
 	}
-	return s.matchAPIKey(key, "send 'Authorization: Bearer KEY' or 'X-Api-Key: KEY'")
+	if key, ok := requestAPIKey(r); ok {
+		return false, s.matchAPIKey(key)
+	}
+	if r.Header.Get("Authorization") != "" && len(s.awsCreds) > 0 {
+		return true, nil
+	}
+	return false, s.missingCredentials()
 }
 
-// matchAPIKey checks key against the configured API keys (none: open).
-func (s *Server) matchAPIKey(key, how string) *apiError {
-	if len(s.apiKeys) == 0 {
+// requestAPIKey returns the key of "Authorization: Bearer KEY" or
+// "X-Api-Key: KEY", and whether the request carries one.
+func requestAPIKey(r *http.Request) (string, bool) {
+	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(v), true
+	}
+	if v := r.Header.Values("X-Api-Key"); len(v) > 0 {
+		return v[0], true
+	}
+	return "", false
+}
+
+// missingCredentials is the answer to a request with no credential at all;
+// its message names what the server accepts.
+func (s *Server) missingCredentials() *apiError {
+	var how []string
+	if len(s.awsCreds) > 0 {
+		how = append(how, "sign the request with AWS SigV4")
+	}
+	if len(s.apiKeys) > 0 {
+		how = append(how, "send 'Authorization: Bearer KEY' or 'X-Api-Key: KEY'")
+	}
+	return &apiError{status: http.StatusUnauthorized, code: api.ErrMissingAuthToken,
+		msg: "Missing Authentication Token: " + strings.Join(how, ", or ")}
+}
+
+// checkReceiverKey guards the receiver door: Firehose's HTTP-endpoint
+// protocol carries only X-Amz-Firehose-Access-Key, matched against the
+// API keys. With only AWS credentials configured nothing can match, so the
+// door is closed rather than open.
+func (s *Server) checkReceiverKey(r *http.Request) *apiError {
+	if !s.authOn() {
 		return nil
 	}
+	key := r.Header.Get("X-Amz-Firehose-Access-Key")
 	if key == "" {
-		return &apiError{status: http.StatusUnauthorized, code: api.ErrMissingAuthToken, msg: "Missing API key: " + how}
+		msg := "Missing X-Amz-Firehose-Access-Key: set the endpoint's access key to one of server.auth.api_keys"
+		if len(s.apiKeys) == 0 {
+			msg = "Missing X-Amz-Firehose-Access-Key: this door accepts only server.auth.api_keys, and none is configured"
+		}
+		return &apiError{status: http.StatusUnauthorized, code: api.ErrMissingAuthToken, msg: msg}
+	}
+	return s.matchAPIKey(key)
+}
+
+// matchAPIKey checks key against the configured API keys. With none
+// configured no key can match (authentication is on: some credential is
+// configured, just not this kind).
+func (s *Server) matchAPIKey(key string) *apiError {
+	if key == "" {
+		return &apiError{status: http.StatusUnauthorized, code: api.ErrMissingAuthToken, msg: "Missing API key"}
 	}
 	match := 0
 	for _, k := range s.apiKeys { // compare against every key: time does not reveal which matched
 		match |= subtle.ConstantTimeCompare(k, []byte(key))
 	}
 	if match != 1 {
-		return &apiError{status: http.StatusUnauthorized, code: api.ErrUnrecognizedClient, msg: "The API key is invalid."}
+		msg := "The API key is invalid."
+		if len(s.apiKeys) == 0 {
+			msg = "API keys are not accepted: server.auth.api_keys is empty; sign the request with AWS SigV4"
+		}
+		return &apiError{status: http.StatusUnauthorized, code: api.ErrUnrecognizedClient, msg: msg}
 	}
 	return nil
 }

@@ -93,9 +93,18 @@ func (d *putDecoder) reset(n int) {
 // release drops references into request data so a pooled decoder pins nothing
 // but its own buffers.
 func (d *putDecoder) release() {
+	if cap(d.recs) > maxPooledRecords {
+		d.recs = nil
+		return
+	}
 	clear(d.recs[:cap(d.recs)])
 	d.recs = d.recs[:0]
 }
+
+// maxPooledRecords is the largest record slice a pooled request keeps: a
+// batch-door body of small records may hold millions (120 bytes each), and
+// one such request must not stay in the pool's memory.
+const maxPooledRecords = 4096
 
 // decodeData base64-decodes the JSON string at b[i] (b[i] == '"') into the
 // arena and returns the data and the index past the string. path names the

@@ -1,4 +1,4 @@
-// Package ingest is Hydrant's HTTP intake. It serves two doors into the
+// Package ingest is Hydrant's HTTP intake. It serves three doors into the
 // stream core and the health endpoints:
 //
 //   - the Amazon Data Firehose API (AWS JSON 1.1 on POST /, by X-Amz-Target):
@@ -7,7 +7,12 @@
 //     SigV4 signatures are verified when credentials are configured;
 //   - the plain batch door, PUT|POST /v1/streams/{stream}/records, taking
 //     NDJSON or a JSON array, optionally gzip-compressed;
+//   - the receiver door, POST /v1/firehose-endpoint/{stream}, Firehose's
+//     HTTP-endpoint delivery protocol;
 //   - GET /healthz and GET /readyz.
+//
+// Once any credential is configured every write door requires a valid one;
+// the rules per door, the limits and the Host rule are in docs/security.md.
 //
 // Every request is answered only after the stream core reports the records
 // durable (Streams.Append), and every error answer has the shape

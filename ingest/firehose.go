@@ -25,6 +25,11 @@ import (
 var streamNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
 
 func (s *Server) serveFirehose(w http.ResponseWriter, r *http.Request) {
+	needsSigV4, e := s.authenticate(r)
+	if e != nil {
+		s.writeError(w, r, api.ContentType, e)
+		return
+	}
 	st := s.pool.Get().(*reqState)
 	defer s.pool.Put(st)
 	var err error
@@ -37,14 +42,13 @@ func (s *Server) serveFirehose(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, api.ContentType, decodeError("Could not read request body: %v", err))
 		return
 	}
-	if len(s.awsCreds) > 0 {
+	if needsSigV4 {
 		if e := s.verifySigV4(r, st.body); e != nil {
 			s.writeError(w, r, api.ContentType, e)
 			return
 		}
 	}
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), api.TargetPrefix)
-	var e *apiError
 	switch {
 	case !ok:
 		e = &apiError{status: http.StatusBadRequest, code: api.ErrUnknownOperation,

@@ -17,15 +17,18 @@ import (
 // The plain batch door: PUT|POST /v1/streams/{stream}/records.
 //
 // Choices:
-//   - The same server limits apply as on the Firehose door: the body (and,
-//     with Content-Encoding: gzip, the compressed and the decompressed body)
-//     is capped at MaxRequestBytes, each record at MaxRecordBytes, the count
-//     at MaxRecordsPerRequest. Any limit breach answers 413 for the whole
-//     request, even with ?partial=true (limits are about the request, not a
-//     record's content). Raise the limits for larger plain batches.
-//   - NDJSON is the default (no Content-Type, text/plain, application/x-ndjson,
-//     application/jsonl, and curl's default application/x-www-form-urlencoded). application/json accepts a JSON array of records;
-//     a body that is not an array is read as NDJSON (one object = one record).
+//   - The body (and, with Content-Encoding: gzip, the compressed and the
+//     decompressed body) is capped at MaxRequestBytes and each record at
+//     MaxRecordBytes; the record count is not capped (MaxRecordsPerRequest is
+//     PutRecordBatch's). Any limit breach answers 413 for the whole request,
+//     even with ?partial=true (limits are about the request, not a record's
+//     content). Raise the limits for larger plain batches.
+//   - Content-Type must be NDJSON (application/x-ndjson, application/ndjson,
+//     application/jsonl, application/jsonlines, ...) or application/json;
+//     anything else answers 415, except that a PUT may omit it or send
+//     curl's default form type (see plainFormat for why). application/json
+//     accepts a JSON array of records; a body that is not an array is read as
+//     NDJSON (one object = one record).
 //   - A syntax error in a JSON array body cannot be resynchronised, so it
 //     rejects the whole request (400) even with ?partial=true.
 //   - Errors list at most maxLineErrors lines; the message gives the total.
@@ -41,7 +44,8 @@ const (
 
 func (s *Server) servePlain(w http.ResponseWriter, r *http.Request, stream string) {
 	const ct = "application/json"
-	if e := s.checkAPIKey(r); e != nil {
+	needsSigV4, e := s.authenticate(r)
+	if e != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hydrant"`)
 		s.writeError(w, r, ct, e)
 		return
@@ -50,9 +54,9 @@ func (s *Server) servePlain(w http.ResponseWriter, r *http.Request, stream strin
 		s.writeError(w, r, ct, s.appendError(r, stream, err, http.StatusNotFound))
 		return
 	}
-	format, e := plainFormat(r.Header.Get("Content-Type"))
-	if e != nil {
-		s.writeError(w, r, ct, e)
+	format, fe := plainFormat(r.Method, r.Header.Get("Content-Type"))
+	if fe != nil {
+		s.writeError(w, r, ct, fe)
 		return
 	}
 	q := r.URL.Query()
@@ -61,7 +65,11 @@ func (s *Server) servePlain(w http.ResponseWriter, r *http.Request, stream strin
 
 	st := s.pool.Get().(*reqState)
 	defer s.pool.Put(st)
-	body, e := s.readBodyMaybeGzip(r, st, s.lim.MaxRequestBytes)
+	var verify func([]byte) *apiError
+	if needsSigV4 {
+		verify = func(raw []byte) *apiError { return s.verifySigV4(r, raw) }
+	}
+	body, e := s.readBodyMaybeGzip(r, st, s.lim.MaxRequestBytes, verify)
 	if e != nil {
 		s.writeError(w, r, ct, e)
 		return
@@ -140,9 +148,21 @@ func (s *Server) servePlain(w http.ResponseWriter, r *http.Request, stream strin
 	writeBody(w, ct, out)
 }
 
-func plainFormat(contentType string) (bodyFormat, *apiError) {
+// plainFormat reads the body format from Content-Type. A browser may POST
+// cross-origin without a CORS preflight when the type is text/plain,
+// application/x-www-form-urlencoded, multipart/form-data or absent, so a
+// POST must name a JSON or NDJSON type (else 415): a web page cannot write.
+// A cross-origin PUT always needs a preflight, which Hydrant never grants,
+// so a PUT may also omit the type or carry curl's default form type (the
+// README's one-liner); its body is read as NDJSON. gzip goes in
+// Content-Encoding.
+func plainFormat(method, contentType string) (bodyFormat, *apiError) {
 	if contentType == "" {
-		return formatNDJSON, nil
+		if method == http.MethodPut {
+			return formatNDJSON, nil
+		}
+		return 0, &apiError{status: http.StatusUnsupportedMediaType, code: api.ErrUnsupportedMediaType,
+			msg: "missing Content-Type; use application/x-ndjson or application/json"}
 	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
@@ -150,11 +170,13 @@ func plainFormat(contentType string) (bodyFormat, *apiError) {
 			msg: "malformed Content-Type " + strconv.Quote(contentType)}
 	}
 	switch mt {
-	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "text/plain",
-		// curl --data-binary sends this unless told otherwise; the body is
-		// still NDJSON, so the README's one-liner works as written.
-		"application/x-www-form-urlencoded", "application/octet-stream":
+	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonl",
+		"application/jsonlines", "application/x-jsonlines":
 		return formatNDJSON, nil
+	case "application/x-www-form-urlencoded":
+		if method == http.MethodPut { // curl --data-binary's default
+			return formatNDJSON, nil
+		}
 	case "application/json":
 		return formatJSON, nil
 	}
@@ -170,8 +192,9 @@ func firstByte(b []byte) byte {
 }
 
 // readBodyMaybeGzip reads (and gunzips) the body within limit bytes, both
-// compressed and decompressed.
-func (s *Server) readBodyMaybeGzip(r *http.Request, st *reqState, limit int64) ([]byte, *apiError) {
+// compressed and decompressed. verify, when set, checks the body as sent
+// (SigV4 signs it) before anything is decompressed.
+func (s *Server) readBodyMaybeGzip(r *http.Request, st *reqState, limit int64, verify func([]byte) *apiError) ([]byte, *apiError) {
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	switch enc {
 	case "", "identity":
@@ -180,12 +203,22 @@ func (s *Server) readBodyMaybeGzip(r *http.Request, st *reqState, limit int64) (
 		if err != nil {
 			return nil, bodyReadError(err, limit, "")
 		}
+		if verify != nil {
+			if e := verify(st.body); e != nil {
+				return nil, e
+			}
+		}
 		return st.body, nil
 	case "gzip", "x-gzip":
 		var err error
 		st.raw, err = readBody(r.Body, st.raw, r.ContentLength, limit)
 		if err != nil {
 			return nil, bodyReadError(err, limit, "compressed ")
+		}
+		if verify != nil {
+			if e := verify(st.raw); e != nil {
+				return nil, e
+			}
 		}
 		if st.gz == nil {
 			st.gz, err = gzip.NewReader(bytes.NewReader(st.raw))
@@ -215,13 +248,12 @@ func bodyReadError(err error, limit int64, what string) *apiError {
 	return invalidArg("could not read request body: %v", err)
 }
 
-// addRecord appends one well-formed record, enforcing the limits.
+// addRecord appends one well-formed record, enforcing the record size. The
+// count is bounded by the body's bytes alone: MaxRecordsPerRequest is
+// PutRecordBatch's limit, and NDJSON of small records comes by the thousand.
 func (s *Server) addRecord(st *reqState, data []byte, key string, line int) *apiError {
 	if int64(len(data)) > s.lim.MaxRecordBytes {
 		return tooLarge("record on line %d is %d bytes; the limit is %d", line, len(data), s.lim.MaxRecordBytes)
-	}
-	if int64(len(st.dec.recs)) >= s.lim.MaxRecordsPerRequest {
-		return tooLarge("more than %d records in one request", s.lim.MaxRecordsPerRequest)
 	}
 	st.dec.recs = append(st.dec.recs, record.Record{Data: data, Key: key})
 	return nil

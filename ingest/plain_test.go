@@ -30,7 +30,11 @@ func plainCall(t *testing.T, h http.Handler, p plainReq) *httptest.ResponseRecor
 		p.path = "/v1/streams/logs/records"
 	}
 	req := httptest.NewRequest(p.method, p.path, bytes.NewReader(p.body))
-	if p.ctype != "" {
+	switch p.ctype {
+	case "": // what hydrant put sends
+		req.Header.Set("Content-Type", "application/x-ndjson")
+	case "-": // no Content-Type at all
+	default:
 		req.Header.Set("Content-Type", p.ctype)
 	}
 	if p.enc != "" {
@@ -62,8 +66,14 @@ func TestPlain_Accepts(t *testing.T) {
 	}{
 		{"ndjson default", plainReq{body: []byte("{\"a\":1}\n\n  [1,2] \r\n\"s\"")}, []string{`{"a":1}`, `[1,2]`, `"s"`}, nil, 0},
 		{"ndjson post", plainReq{method: http.MethodPost, ctype: "application/x-ndjson", body: []byte("1\n2\n")}, []string{"1", "2"}, nil, 0},
-		{"text/plain", plainReq{ctype: "text/plain; charset=utf-8", body: []byte("true")}, []string{"true"}, nil, 0},
-		{"curl default", plainReq{ctype: "application/x-www-form-urlencoded", body: []byte("{\"n\":3}\n{\"n\":4}\n")}, []string{`{"n":3}`, `{"n":4}`}, nil, 0},
+		{"put without content type", plainReq{ctype: "-", body: []byte("1\n2")}, []string{"1", "2"}, nil, 0},
+		{"put with curl's default", plainReq{ctype: "application/x-www-form-urlencoded", body: []byte("{\"n\":3}\n")}, []string{`{"n":3}`}, nil, 0},
+		{"ndjson charset", plainReq{ctype: "application/x-ndjson; charset=utf-8", body: []byte("true")}, []string{"true"}, nil, 0},
+		{"ndjson alias", plainReq{ctype: "application/ndjson", body: []byte("true")}, []string{"true"}, nil, 0},
+		{"jsonl", plainReq{ctype: "application/jsonl", body: []byte("true")}, []string{"true"}, nil, 0},
+		{"jsonlines", plainReq{ctype: "application/jsonlines", body: []byte("true")}, []string{"true"}, nil, 0},
+		{"x-jsonlines", plainReq{ctype: "application/x-jsonlines", body: []byte("true")}, []string{"true"}, nil, 0},
+		{"json lines body", plainReq{ctype: "application/json; charset=utf-8", body: []byte("{\"n\":3}\n{\"n\":4}\n")}, []string{`{"n":3}`, `{"n":4}`}, nil, 0},
 		{"json array", plainReq{ctype: "application/json", body: []byte(" [ {\"a\": [1]} ,\n\"x\" , null ] ")}, []string{`{"a": [1]}`, `"x"`, `null`}, nil, 0},
 		{"json single object", plainReq{ctype: "application/json", body: []byte(`{"a":1}`)}, []string{`{"a":1}`}, nil, 0},
 		{"gzip", plainReq{enc: "gzip", body: []byte("{\"a\":1}\n{\"b\":2}\n")}, []string{`{"a":1}`, `{"b":2}`}, nil, 0},
@@ -135,10 +145,17 @@ func TestPlain_Rejects(t *testing.T) {
 		{"backpressure", plainReq{body: []byte("1")}, nil, fmt.Errorf("w: %w", record.ErrBackpressure), 503, api.ErrServiceUnavailable, nil},
 		{"internal", plainReq{body: []byte("1")}, nil, fmt.Errorf("boom"), 500, api.ErrInternalFailure, nil},
 		{"bad content type", plainReq{ctype: "application/xml", body: []byte("1")}, nil, nil, 415, api.ErrUnsupportedMediaType, nil},
+		// Content types a browser may send cross-origin without a preflight
+		// (and a missing one) are refused: a web page cannot write.
+		{"text/plain", plainReq{method: http.MethodPost, ctype: "text/plain", body: []byte("1")}, nil, nil, 415, api.ErrUnsupportedMediaType, nil},
+		{"text/plain put", plainReq{ctype: "text/plain; charset=utf-8", body: []byte("1")}, nil, nil, 415, api.ErrUnsupportedMediaType, nil},
+		{"form", plainReq{method: http.MethodPost, ctype: "application/x-www-form-urlencoded", body: []byte("1")}, nil, nil, 415, api.ErrUnsupportedMediaType, nil},
+		{"multipart", plainReq{method: http.MethodPost, ctype: "multipart/form-data; boundary=x", body: []byte("1")}, nil, nil, 415, api.ErrUnsupportedMediaType, nil},
+		{"octet-stream", plainReq{ctype: "application/octet-stream", body: []byte("1")}, nil, nil, 415, api.ErrUnsupportedMediaType, nil},
+		{"no content type", plainReq{method: http.MethodPost, ctype: "-", body: []byte("1")}, nil, nil, 415, api.ErrUnsupportedMediaType, nil},
 		{"bad encoding", plainReq{enc: "br", body: []byte("1")}, nil, nil, 415, api.ErrUnsupportedMediaType, nil},
 		{"bad gzip", plainReq{enc: "gzip", body: []byte("not gzip")}, nil, nil, 400, api.ErrInvalidArgument, nil},
 		{"record one over", plainReq{body: []byte("1\n" + over)}, nil, nil, 413, api.ErrRequestEntityTooLarge, nil},
-		{"count one over", plainReq{body: []byte("1\n2\n3\n")}, func(o *Options) { o.Limits.MaxRecordsPerRequest = 2 }, nil, 413, api.ErrRequestEntityTooLarge, nil},
 		{"body one over", plainReq{body: []byte("12345678901")}, func(o *Options) { o.Limits.MaxRequestBytes = 10 }, nil, 413, api.ErrRequestEntityTooLarge, nil},
 		{"gzip bomb", plainReq{enc: "gzip", body: []byte(strings.Repeat("1\n", 6000))}, func(o *Options) { o.Limits.MaxRequestBytes = 10000 }, nil, 413, api.ErrRequestEntityTooLarge, nil},
 		{"missing key", plainReq{body: []byte("1")}, func(o *Options) { o.APIKeys = []string{"k1"} }, nil, 401, api.ErrMissingAuthToken, nil},
@@ -176,6 +193,33 @@ func TestPlain_LimitsAtBoundary(t *testing.T) {
 	require.Len(t, f.stored("logs"), 3)
 }
 
+// The batch door is bounded by bytes only: max_records_per_request is
+// PutRecordBatch's limit, and small records may come by the thousand.
+func TestPlain_RecordCountIsBoundedByBytesOnly(t *testing.T) {
+	for _, ctype := range []string{"application/x-ndjson", "application/json"} {
+		t.Run(ctype, func(t *testing.T) {
+			f := newFake("logs")
+			h := newTestServer(t, f, nil).Handler()
+			var b strings.Builder
+			if ctype == "application/json" {
+				b.WriteString("[")
+			}
+			for i := range 10_000 {
+				if ctype == "application/json" && i > 0 {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, "{\"n\":%d}\n", i)
+			}
+			if ctype == "application/json" {
+				b.WriteString("]")
+			}
+			w := plainCall(t, h, plainReq{ctype: ctype, body: []byte(b.String())})
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String()[:min(200, w.Body.Len())])
+			require.Len(t, f.stored("logs"), 10_000)
+		})
+	}
+}
+
 func TestPlain_APIKeys(t *testing.T) {
 	f := newFake("logs")
 	h := newTestServer(t, f, func(o *Options) { o.APIKeys = []string{"k1", "k2"} }).Handler()
@@ -184,9 +228,9 @@ func TestPlain_APIKeys(t *testing.T) {
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	}
 	require.Len(t, f.stored("logs"), 2)
-	// The Firehose door is not guarded by API keys.
+	// The Firehose door is guarded by the same keys.
 	w := firehoseCall(t, h, api.OpPutRecord, `{"DeliveryStreamName":"logs","Record":{"Data":"eA=="}}`)
-	require.Equal(t, http.StatusOK, w.Code)
+	requireError(t, w, http.StatusUnauthorized, api.ErrMissingAuthToken)
 }
 
 var ndjsonSeeds = []string{

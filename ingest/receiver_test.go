@@ -2,10 +2,14 @@ package ingest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -75,6 +79,12 @@ func TestReceiver_Errors(t *testing.T) {
 		{"record too large (permanent for Firehose)", "logs", receiverBody(big), nil, nil, http.StatusRequestEntityTooLarge},
 		{"wrong protocol version", "logs", receiverBody("x"), map[string]string{"X-Amz-Firehose-Protocol-Version": "2.0"}, nil, http.StatusBadRequest},
 		{"backpressure", "logs", receiverBody("x"), nil, fmt.Errorf("full: %w", record.ErrBackpressure), http.StatusServiceUnavailable},
+		{"empty record", "logs", []byte(`{"requestId":"req-1","records":[{"data":"eA=="},{}]}`), nil, nil, http.StatusBadRequest},
+		{"empty data", "logs", []byte(`{"requestId":"req-1","records":[{"data":""}]}`), nil, nil, http.StatusBadRequest},
+		{"null data", "logs", []byte(`{"requestId":"req-1","records":[{"data":null}]}`), nil, nil, http.StatusBadRequest},
+		{"records one over", "logs", receiverBody(slices.Repeat([]string{"x"}, maxReceiverRecords+1)...), nil, nil, http.StatusRequestEntityTooLarge},
+		{"trailing data", "logs", append(receiverBody("x"), " {}"...), nil, nil, http.StatusBadRequest},
+		{"not an object", "logs", []byte(`[{"data":"eA=="}]`), nil, nil, http.StatusBadRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,6 +97,74 @@ func TestReceiver_Errors(t *testing.T) {
 			require.Empty(t, f.stored("logs"), "nothing stored")
 		})
 	}
+}
+
+// gzipBomb compresses `{"records":[{},{},...]}` of about inflated bytes.
+func gzipBomb(t *testing.T, inflated int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	require.NoError(t, err)
+	_, err = zw.Write([]byte(`{"requestId":"req-1","records":[{}`))
+	require.NoError(t, err)
+	chunk := bytes.Repeat([]byte(",{}"), 1<<14)
+	for n := 0; n < inflated; n += len(chunk) {
+		_, err = zw.Write(chunk)
+		require.NoError(t, err)
+	}
+	_, err = zw.Write([]byte("]}"))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+// A small gzip body that inflates far past the receiver's limit
+// (max_request_bytes, at least 8 MiB) is refused with 413 after reading at
+// most the limit: the bytes allocated stay a small multiple of it, not of
+// the inflated size.
+func TestReceiver_RefusesGzipBomb(t *testing.T) {
+	cases := []struct {
+		name     string
+		limit    int64 // max_request_bytes; 0 = default
+		inflated int
+	}{
+		{"20 MB over a 64 KiB limit (8 MiB floor)", 64 << 10, 20 << 20},
+		{"60 MB over the default limit", 0, 60 << 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake("logs")
+			s := newTestServer(t, f, func(o *Options) { o.Limits.MaxRequestBytes = tc.limit })
+			body := gzipBomb(t, tc.inflated)
+			limit := s.receiverLimit()
+			require.Less(t, int64(len(body)), limit, "the compressed body is within the limit: only inflating breaks it")
+			req := httptest.NewRequest(http.MethodPost, "/v1/firehose-endpoint/logs", bytes.NewReader(body))
+			req.Header.Set("Content-Encoding", "gzip")
+			req.Header.Set("X-Amz-Firehose-Request-Id", "req-1")
+			w := httptest.NewRecorder()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			s.Handler().ServeHTTP(w, req)
+			runtime.ReadMemStats(&after)
+			require.Equal(t, http.StatusRequestEntityTooLarge, w.Code, w.Body.String())
+			require.Contains(t, w.Body.String(), `"__type":"RequestEntityTooLargeException"`)
+			require.Empty(t, f.stored("logs"))
+			require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4*limit+(1<<20)),
+				"allocated bytes must be bounded by the limit, not the inflated size")
+		})
+	}
+}
+
+// Firehose's default 5 MiB buffer arrives base64-encoded, over the default
+// max_request_bytes; the receiver takes it (a 413 would drop it for good).
+func TestReceiver_TakesADefaultFirehoseBuffer(t *testing.T) {
+	f := newFake("logs")
+	h := newTestServer(t, f, nil).Handler()
+	body := receiverBody(slices.Repeat([]string{strings.Repeat("x", 100<<10)}, 50)...)
+	require.Greater(t, len(body), DefaultMaxRequestBytes)
+	code, _ := receiverCall(t, h, "logs", body, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, f.stored("logs"), 50)
 }
 
 func TestReceiver_AccessKey(t *testing.T) {

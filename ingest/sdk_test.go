@@ -109,7 +109,11 @@ func TestFirehose_SigV4(t *testing.T) {
 				require.Len(t, f.stored("logs"), 1)
 				return
 			}
-			requireError(t, w, http.StatusBadRequest, tc.code)
+			status := http.StatusBadRequest
+			if tc.code == api.ErrMissingAuthToken { // no credential at all: 401 on every door
+				status = http.StatusUnauthorized
+			}
+			requireError(t, w, status, tc.code)
 			require.Empty(t, f.stored("logs"))
 		})
 	}

@@ -69,15 +69,15 @@ type DestinationInfo struct {
 
 // Limits bound what one request may carry. Zero values mean the defaults.
 type Limits struct {
-	// MaxRequestBytes caps the HTTP body (for the plain door also the body
-	// after gzip decompression). Default 5 MiB. The Firehose door never
+	// MaxRequestBytes caps the HTTP body (for the batch and receiver doors
+	// also the body after gzip decompression). Default 5 MiB. The Firehose door never
 	// uses less than a legal 500-record, MaxBatchDataBytes batch needs once
 	// base64-encoded, so a small value cannot break conformant clients.
 	MaxRequestBytes int64
 	// MaxRecordBytes caps one record's (decoded) data. Default 1,024,000.
 	MaxRecordBytes int64
-	// MaxRecordsPerRequest caps the records of one request, on both doors.
-	// Default 500.
+	// MaxRecordsPerRequest caps the records of one Firehose PutRecordBatch.
+	// Default 500. The batch door is bounded by MaxRequestBytes only.
 	MaxRecordsPerRequest int64
 	// MaxBatchDataBytes caps the decoded data of one PutRecordBatch.
 	// Default 4 MiB, as Firehose.
@@ -345,6 +345,11 @@ func writeBody(w http.ResponseWriter, contentType string, body []byte) {
 
 var errBodyTooLarge = errors.New("request body too large")
 
+// firstReadBytes caps the buffer allocated before any data arrives: the
+// buffer then grows with the data received, never with what Content-Length
+// claims (a client can announce the limit and send a few bytes).
+const firstReadBytes = 64 << 10
+
 // readBody reads at most limit bytes of r into buf[:0], growing it as needed.
 // Bodies announcing or having more than limit bytes fail with errBodyTooLarge
 // without being buffered.
@@ -352,7 +357,7 @@ func readBody(r io.Reader, buf []byte, contentLength, limit int64) ([]byte, erro
 	if contentLength > limit {
 		return buf[:0], errBodyTooLarge
 	}
-	want := int(min(max(contentLength, 512), limit)) + 1
+	want := int(min(max(contentLength, 512), limit, firstReadBytes)) + 1
 	if cap(buf) < want {
 		buf = make([]byte, 0, want)
 	}

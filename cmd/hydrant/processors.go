@@ -38,7 +38,8 @@ func newProcessor(ctx context.Context, env procEnv, pc configs.Processor) (trans
 	case configs.ProcessorDeaggregate:
 		return builtin.NewDeaggregate(builtin.DeaggregateOptions{Mode: pc.Mode, Delimiter: pc.Delimiter})
 	case configs.ProcessorDecompress:
-		return builtin.NewDecompress(builtin.DecompressOptions{}), nil
+		return builtin.NewDecompress(builtin.DecompressOptions{
+			MaxRecordBytes: int64(pc.MaxRecordBytes), MaxBatchBytes: int64(pc.MaxBatchBytes)}), nil
 	case configs.ProcessorWasm:
 		return wasm.New(ctx, wasm.Config{Module: env.cfg.Resolve(pc.Module), Timeout: time.Duration(pc.Timeout),
 			MemoryLimit: int64(pc.MemoryLimit), Cache: env.wasmCache(), Log: env.log})
@@ -50,7 +51,7 @@ func newProcessor(ctx context.Context, env procEnv, pc configs.Processor) (trans
 		if pc.Type == configs.ProcessorLambda {
 			return lambda.NewHTTP(lambda.HTTPConfig{Config: lc, URL: pc.URL})
 		}
-		return lambda.NewExec(lambda.ExecConfig{Config: lc, Command: pc.Command, Dir: env.cfg.BaseDir, Log: env.log})
+		return lambda.NewExec(lambda.ExecConfig{Config: lc, Command: pc.Command, Env: pc.Env, Dir: env.cfg.BaseDir, Log: env.log})
 	default:
 		return nil, errNotBuilt
 	}

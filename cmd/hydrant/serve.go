@@ -97,11 +97,7 @@ func (a *app) run(ctx context.Context, stdout io.Writer) error {
 		a.close()
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           a.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(a.publicHandler(), a.cfg.Server.Limits, a.log)
 	fmt.Fprintf(stdout, "hydrant %s listening on http://%s (Firehose API at /, batch door at /v1/streams/{stream}/records)\n", version, ln.Addr())
 	for _, p := range a.pipelines {
 		a.log.Info("pipeline ready", "pipeline", p.name, "shards", len(p.stream.Shards()), "destinations", len(p.cfg.Destinations))
@@ -151,6 +147,34 @@ func (a *app) run(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
+// readHeaderTimeout bounds reading a request's headers; writeGrace is how
+// long after read_timeout an answer may still take to be written (the
+// handler waits for the records to be durable first).
+const (
+	readHeaderTimeout = 10 * time.Second
+	writeGrace        = 30 * time.Second
+)
+
+// newHTTPServer is the server of every door. Every phase of a connection
+// is bounded, so a slow or idle client cannot hold one forever: headers
+// (10s), the whole request (server.limits.read_timeout), the answer
+// (read_timeout + 30s) and the wait between keep-alive requests
+// (server.limits.idle_timeout).
+func newHTTPServer(h http.Handler, lim configs.Limits, log *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       lim.IdleTimeout.D(),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if rt := lim.ReadTimeout.D(); rt > 0 { // zero only in configs built by hand (tests)
+		srv.ReadHeaderTimeout = min(readHeaderTimeout, rt)
+		srv.ReadTimeout = rt
+		srv.WriteTimeout = rt + writeGrace
+	}
+	return srv
+}
+
 // handler mounts every door on one mux.
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -161,6 +185,17 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("GET /v1/pipelines", a.servePipelines)
 	mux.HandleFunc("GET /v1/pipelines/{name}", a.servePipeline)
 	return a.metrics.instrument(mux)
+}
+
+// publicHandler is handler as served on server.listen: on a loopback
+// listener only loopback Host names are accepted (DNS rebinding), plus the
+// listen address's own host.
+func (a *app) publicHandler() http.Handler {
+	h := a.handler()
+	if host, _, err := net.SplitHostPort(a.cfg.Server.Listen); err == nil && isLoopback(a.cfg.Server.Listen) {
+		h = a.ingest.GuardHost(h, host)
+	}
+	return h
 }
 
 // pprofMux serves net/http/pprof for HYDRANT_PPROF=127.0.0.1:6060.

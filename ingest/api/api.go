@@ -53,6 +53,7 @@ const (
 	ErrUnsupportedMediaType  = "UnsupportedMediaTypeException"  // 415
 	ErrMethodNotAllowed      = "MethodNotAllowedException"      // 405
 	ErrNotFound              = "NotFoundException"              // 404: no such route
+	ErrAccessDenied          = "AccessDeniedException"          // 403: Host refused on a loopback listener
 )
 
 // Record is one Firehose record; Data is base64 in JSON.

@@ -41,7 +41,8 @@ func WithCredentials(cr Credentials, region string) Option {
 	return func(c *Client) { c.creds, c.region = &cr, region }
 }
 
-// WithAPIKey sends "Authorization: Bearer key" on plain-door requests.
+// WithAPIKey sends "Authorization: Bearer key": on batch-door requests, and
+// on Firehose requests unless WithCredentials signs them.
 func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
 
 // WithMaxAttempts sets how many times a request (or a failed record) is sent
@@ -192,8 +193,11 @@ func (c *Client) call(ctx context.Context, op string, body []byte, out any) erro
 	}
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("X-Amz-Target", TargetPrefix+op)
-	if c.creds != nil {
+	switch {
+	case c.creds != nil:
 		SignRequest(req, body, *c.creds, c.region, c.now())
+	case c.apiKey != "": // a server with only API keys guards this door with them too
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	}
 	return c.do(req, out)
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/hydrant-io/hydrant/sinks"
@@ -29,8 +30,14 @@ const TempPrefix = ".tmp-"
 // MaxKeyLen is the longest key accepted, in bytes (S3's limit).
 const MaxKeyLen = 1024
 
+// MaxSegmentLen is the longest bucket or key path segment accepted, in
+// bytes: NAME_MAX of Linux's and most other file systems. A longer one
+// could never be created, so it fails at once instead of being retried.
+const MaxSegmentLen = 255
+
 // ErrInvalidKey is wrapped (as a sinks.Permanent error) when a bucket or key
-// could escape the root or collide with temporary files.
+// could escape the root, collide with temporary files, or is too long for
+// any file system (MaxKeyLen, MaxSegmentLen).
 var ErrInvalidKey = errors.New("invalid object key")
 
 // Store is a sinks.ObjectStore over a directory. It is safe for concurrent
@@ -108,6 +115,8 @@ func checkSegment(seg string) error {
 		return fmt.Errorf("%w: empty path segment (leading, trailing or double '/')", ErrInvalidKey)
 	case seg == "." || seg == "..":
 		return fmt.Errorf("%w: %q segment", ErrInvalidKey, seg)
+	case len(seg) > MaxSegmentLen:
+		return fmt.Errorf("%w: path segment longer than %d bytes", ErrInvalidKey, MaxSegmentLen)
 	case strings.HasPrefix(seg, TempPrefix):
 		return fmt.Errorf("%w: segment starts with %q", ErrInvalidKey, TempPrefix)
 	case strings.ContainsAny(seg, "\\\x00"):
@@ -127,6 +136,10 @@ func checkSegment(seg string) error {
 // (a temporary file, removed at once). An invalid bucket name fails with
 // a sinks.Permanent error wrapping ErrInvalidKey.
 func (s *Store) CheckBucket(ctx context.Context, bucket string) error {
+	return permanentIfNameTooLong(s.checkBucket(ctx, bucket))
+}
+
+func (s *Store) checkBucket(ctx context.Context, bucket string) error {
 	path, err := s.Path(bucket, "check")
 	if err != nil {
 		return sinks.Permanent(fmt.Errorf("directory store: %w", err))
@@ -153,9 +166,14 @@ func (s *Store) CheckBucket(ctx context.Context, bucket string) error {
 }
 
 // Put writes body to <root>/<bucket>/<key> atomically, replacing any
-// existing object. Invalid keys fail with a sinks.Permanent error; I/O
-// errors are returned as they are (retryable).
-func (s *Store) Put(ctx context.Context, bucket, key string, body io.Reader) (err error) {
+// existing object. Invalid keys, and names the OS refuses as too long
+// (ENAMETOOLONG), fail with a sinks.Permanent error; other I/O errors are
+// returned as they are (retryable).
+func (s *Store) Put(ctx context.Context, bucket, key string, body io.Reader) error {
+	return permanentIfNameTooLong(s.put(ctx, bucket, key, body))
+}
+
+func (s *Store) put(ctx context.Context, bucket, key string, body io.Reader) (err error) {
 	path, err := s.Path(bucket, key)
 	if err != nil {
 		return sinks.Permanent(fmt.Errorf("put %q: %w", key, err))
@@ -197,6 +215,16 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body io.Reader) (er
 		return fmt.Errorf("put %q: sync directory: %w", key, err)
 	}
 	return nil
+}
+
+// permanentIfNameTooLong marks the OS's ENAMETOOLONG permanent: a name the
+// file system refuses (a shorter NAME_MAX than MaxSegmentLen, or a whole
+// path past PATH_MAX) is refused on every retry too.
+func permanentIfNameTooLong(err error) error {
+	if errors.Is(err, syscall.ENAMETOOLONG) && !sinks.IsPermanent(err) {
+		return sinks.Permanent(err)
+	}
+	return err
 }
 
 // mkdirAll creates dir and its missing parents below the root, fsyncing each

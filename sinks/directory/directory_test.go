@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -225,4 +226,53 @@ func TestDirectory_CheckBucketReadOnly(t *testing.T) {
 	require.NoError(t, os.Chmod(root, 0o555))
 	t.Cleanup(func() { _ = os.Chmod(root, 0o755) })
 	require.ErrorContains(t, s.CheckBucket(t.Context(), ""), "not writable")
+}
+
+func TestDirectory_LongSegmentIsPermanent(t *testing.T) {
+	long := strings.Repeat("s", MaxSegmentLen+1)
+	tests := []struct{ name, bucket, key string }{
+		{"key segment", "", "a/" + long + "/obj"},
+		{"last segment", "", "a/" + long},
+		{"bucket", long, "obj"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			s, err := New(filepath.Join(parent, "root"))
+			require.NoError(t, err)
+			err = s.Put(t.Context(), tt.bucket, tt.key, strings.NewReader("x"))
+			require.ErrorIs(t, err, ErrInvalidKey)
+			require.True(t, sinks.IsPermanent(err), "retrying cannot shorten a name: %v", err)
+			entries, err := os.ReadDir(parent)
+			require.NoError(t, err)
+			require.Empty(t, entries)
+		})
+	}
+}
+
+func TestDirectory_LongestSegmentFits(t *testing.T) {
+	root := t.TempDir()
+	s, err := New(root)
+	require.NoError(t, err)
+	seg := strings.Repeat("s", MaxSegmentLen)
+	require.NoError(t, s.Put(t.Context(), "", seg+"/"+seg, strings.NewReader("x")))
+	require.Empty(t, tempFiles(t, root))
+}
+
+// A name the OS refuses as too long (here: the whole path past PATH_MAX,
+// every segment and the key within limits) is permanent too.
+func TestDirectory_OSNameTooLongIsPermanent(t *testing.T) {
+	root := t.TempDir()
+	seg := strings.Repeat("r", 200)
+	for len(root) < 3500 {
+		root = filepath.Join(root, seg)
+	}
+	require.NoError(t, os.MkdirAll(root, 0o755))
+	s, err := New(root)
+	require.NoError(t, err)
+	key := strings.Repeat(seg+"/", 4) + "obj"
+	err = s.Put(t.Context(), "", key, strings.NewReader("x"))
+	require.Error(t, err)
+	require.ErrorIs(t, err, syscall.ENAMETOOLONG)
+	require.True(t, sinks.IsPermanent(err), "%v", err)
 }

@@ -20,8 +20,10 @@
 // Permanent error wrapping ErrPartitionKeyFailed (Firehose's
 // partition-key-failed, marked with record.WithErrorType), so the runtime
 // backs it up at once while the rest of the batch is delivered. A store
-// error fails the records of that partition's object (retried); with a
-// single object it fails the whole batch.
+// error fails the records of that partition's object (retried, unless the
+// store marked it sinks.Permanent, e.g. a key it can never accept: then
+// those records go to the backup at once); with a single object it fails
+// the whole batch.
 //
 // With Config.Format set, each object is instead one Parquet or ORC file
 // holding a row per record (see format.go): records that do not fit the

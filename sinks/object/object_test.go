@@ -309,3 +309,51 @@ func BenchmarkObject_WriteDirectory(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "records/s")
 }
+
+// A partition whose key the store can never accept (a 300-byte segment on a
+// directory store) fails its records permanently, at once, while the other
+// partitions are delivered.
+func TestObject_UnstorableKeyFailsOnlyThatPartitionPermanently(t *testing.T) {
+	root := t.TempDir()
+	store, err := directory.New(root)
+	require.NoError(t, err)
+	s, err := New(Config{Pipeline: "p", Version: 1, Prefix: "c=!{partitionKeyFromQuery:c}/"}, store)
+	require.NoError(t, err)
+	long := strings.Repeat("v", 300)
+	meta := func(c string) map[string]string { return map[string]string{record.QueryKey("c"): c} }
+	err = s.Write(t.Context(), batch(
+		record.Record{Data: []byte("a1 "), Meta: meta("a"), Arrived: t0},
+		record.Record{Data: []byte("long1 "), Meta: meta(long), Arrived: t0},
+		record.Record{Data: []byte("a2 "), Meta: meta("a"), Arrived: t0},
+		record.Record{Data: []byte("long2 "), Meta: meta(long), Arrived: t0},
+	))
+	var be *sinks.BatchError
+	require.ErrorAs(t, err, &be)
+	require.Len(t, be.Failed, 2)
+	for _, i := range []int{1, 3} {
+		require.ErrorIs(t, be.Failed[i], directory.ErrInvalidKey)
+		require.True(t, sinks.IsPermanent(be.Failed[i]), "%v", be.Failed[i])
+	}
+	var got []string
+	require.NoError(t, filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, rerr := os.ReadFile(path)
+			got = append(got, string(b))
+			return rerr
+		}
+		return err
+	}))
+	require.Equal(t, []string{"a1 a2 "}, got)
+}
+
+// With one partition only, the whole batch fails, permanently.
+func TestObject_UnstorableKeyOnlyPartitionIsPermanent(t *testing.T) {
+	store, err := directory.New(t.TempDir())
+	require.NoError(t, err)
+	s, err := New(Config{Pipeline: "p", Version: 1, Prefix: "c=!{partitionKeyFromQuery:c}/"}, store)
+	require.NoError(t, err)
+	meta := map[string]string{record.QueryKey("c"): strings.Repeat("v", 300)}
+	err = s.Write(t.Context(), batch(record.Record{Data: []byte("x"), Meta: meta, Arrived: t0}))
+	require.ErrorIs(t, err, directory.ErrInvalidKey)
+	require.True(t, sinks.IsPermanent(err), "%v", err)
+}

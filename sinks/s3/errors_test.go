@@ -119,6 +119,7 @@ func TestPutRejectsBadNamesWithoutARequest(t *testing.T) {
 		{name: "empty key", bucket: "bucket", key: "", code: "InvalidObjectName"},
 		{name: "blank key", bucket: "bucket", key: "  ", code: "InvalidObjectName"},
 		{name: "long key", bucket: "bucket", key: strings.Repeat("k", 1025), code: "KeyTooLongError"},
+		{name: "long key in bytes, not runes", bucket: "bucket", key: strings.Repeat("é", 513), code: "KeyTooLongError"},
 		{name: "not utf-8", bucket: "bucket", key: "a\xff", code: "InvalidObjectName"},
 	}
 	fake := &fakeS3{status: 500, code: "InternalError"}
@@ -135,6 +136,14 @@ func TestPutRejectsBadNamesWithoutARequest(t *testing.T) {
 		})
 	}
 	require.Empty(t, fake.requests())
+}
+
+// S3 keys have no segment limit: a 300-byte segment a directory store
+// refuses is fine here, up to 1,024 bytes in all.
+func TestCheckNamesAcceptsLongSegments(t *testing.T) {
+	key := strings.Repeat("s", 300) + "/" + strings.Repeat("k", 1024-301)
+	require.Len(t, key, 1024)
+	require.NoError(t, checkNames("bucket", key))
 }
 
 func TestPutUnreachableIsRetryable(t *testing.T) {

@@ -5,11 +5,13 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
 
@@ -51,8 +53,8 @@ func TestDecompress(t *testing.T) {
 		{name: "multi-member", data: gz(t, "ab", "cd"), want: "abcd"},
 		{name: "large", data: gz(t, big), want: big},
 		{name: "exactly at the limit", max: int64(len(big)), data: gz(t, big), want: big},
-		{name: "one byte over the limit", max: int64(len(big)) - 1, data: gz(t, big), wantErr: "exceeds the limit"},
-		{name: "bomb", max: 1 << 20, data: gz(t, strings.Repeat("\x00", 8<<20)), wantErr: "exceeds the limit of 1048576"},
+		{name: "one byte over the limit", max: int64(len(big)) - 1, data: gz(t, big), wantErr: "exceeds the record limit"},
+		{name: "bomb", max: 1 << 20, data: gz(t, strings.Repeat("\x00", 8<<20)), wantErr: "exceeds the record limit of 1048576"},
 		{name: "magic only", data: []byte{0x1f, 0x8b}, wantErr: "header"},
 		{name: "bad header", data: []byte{0x1f, 0x8b, 0x07, 0, 0, 0, 0, 0, 0, 0}, wantErr: "header"},
 		{name: "truncated", data: truncated, wantErr: "truncated"},
@@ -62,7 +64,7 @@ func TestDecompress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := NewDecompress(DecompressOptions{MaxSize: tt.max})
+			p := NewDecompress(DecompressOptions{MaxRecordBytes: tt.max})
 			orig := append([]byte(nil), tt.data...)
 			in := mkRecords(tt.data, []byte("next"))
 			res, err := p.Process(t.Context(), in)
@@ -108,4 +110,91 @@ func TestDecompressReusesReadersConcurrently(t *testing.T) {
 	cancel()
 	_, err := p.Process(ctx, in)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// bomb is a gzip record inflating to n zero bytes.
+func bomb(t testing.TB, n int) []byte {
+	t.Helper()
+	return gz(t, string(make([]byte, n)))
+}
+
+func okBytes(res []transform.Result) int64 {
+	var n int64
+	for _, r := range res {
+		for _, o := range r.Out {
+			n += int64(len(o.Data))
+		}
+	}
+	return n
+}
+
+func TestDecompressBatchBudget(t *testing.T) {
+	const rec = 900 << 10
+	p := NewDecompress(DecompressOptions{MaxRecordBytes: 1 << 20, MaxBatchBytes: 3 << 20})
+	b := bomb(t, rec)
+	in := mkRecords(b, []byte("plain"), b, b, b, b, gz(t, "small"))
+	res, err := p.Process(t.Context(), in)
+	require.NoError(t, err)
+	requireAligned(t, in, res)
+	var status []transform.Status
+	for _, r := range res {
+		status = append(status, r.Status)
+	}
+	require.Equal(t, []transform.Status{transform.Ok, transform.Ok, transform.Ok, transform.Ok,
+		transform.Failed, transform.Failed, transform.Ok}, status,
+		"records past the budget fail; a later one that still fits is inflated")
+	for _, i := range []int{4, 5} {
+		require.ErrorIs(t, res[i].Err, ErrDecompress)
+		require.ErrorContains(t, res[i].Err, "batch budget of 3145728 bytes")
+	}
+	require.LessOrEqual(t, okBytes(res), int64(3<<20)+int64(len("plain")))
+
+	// The budget is per call: the next call starts afresh.
+	res, err = p.Process(t.Context(), mkRecords(b))
+	require.NoError(t, err)
+	require.Equal(t, transform.Ok, res[0].Status)
+}
+
+func TestDecompressRecordBudgetNamesItsLimit(t *testing.T) {
+	p := NewDecompress(DecompressOptions{MaxRecordBytes: 1 << 20, MaxBatchBytes: 8 << 20})
+	res, err := p.Process(t.Context(), mkRecords(bomb(t, 2<<20)))
+	require.NoError(t, err)
+	require.Equal(t, transform.Failed, res[0].Status)
+	require.ErrorContains(t, res[0].Err, "record limit of 1048576 bytes")
+}
+
+func TestDecompressDefaults(t *testing.T) {
+	p := NewDecompress(DecompressOptions{MaxRecordBytes: -1})
+	require.Equal(t, int64(DefaultMaxRecordBytes), p.maxRecord)
+	require.Equal(t, int64(DefaultMaxBatchBytes), p.maxBatch)
+}
+
+// The case: 15 records of 63 MiB bombs in one call. With the
+// defaults, what the call allocates stays near the batch budget instead of
+// about 1 GB.
+func TestDecompressBombsStayWithinTheBatchBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("inflates 128 MiB")
+	}
+	b := bomb(t, 63<<20)
+	in := make([]record.Record, 15)
+	for i := range in {
+		in[i] = record.Record{Seq: uint64(i), Data: b}
+	}
+	p := NewDecompress(DecompressOptions{})
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res, err := p.Process(t.Context(), in)
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	require.LessOrEqual(t, okBytes(res), int64(DefaultMaxBatchBytes))
+	failed := 0
+	for _, r := range res {
+		if r.Status == transform.Failed {
+			failed++
+		}
+	}
+	require.Equal(t, 13, failed, "two 63 MiB records fit in 128 MiB")
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(DefaultMaxBatchBytes+DefaultMaxBatchBytes/2))
 }

@@ -123,7 +123,7 @@ func FuzzDecompress(f *testing.F) {
 	f.Add([]byte{0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff, 0x03, 0}, false)
 	f.Add([]byte{0x1f, 0x8b}, false)
 	const limit = 1 << 16
-	p := NewDecompress(DecompressOptions{MaxSize: limit})
+	p := NewDecompress(DecompressOptions{MaxRecordBytes: limit})
 	f.Fuzz(func(t *testing.T, data []byte, compress bool) {
 		if compress {
 			var buf bytes.Buffer

@@ -32,9 +32,8 @@ func BenchmarkExecPassThrough(b *testing.B) {
 	for _, size := range []int{100, 10 << 10} {
 		for _, batch := range []int{1, 100, 10_000} {
 			b.Run(fmt.Sprintf("record=%dB/batch=%d", size, batch), func(b *testing.B) {
-				b.Setenv(childEnv, "pass")
 				exe := testExecutable(b)
-				p, err := NewExec(ExecConfig{Config: Config{Timeout: time.Minute}, Command: []string{exe}})
+				p, err := NewExec(ExecConfig{Config: Config{Timeout: time.Minute}, Command: []string{exe}, Env: map[string]string{childEnv: "pass"}})
 				if err != nil {
 					b.Fatal(err)
 				}

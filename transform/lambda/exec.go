@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -24,6 +25,11 @@ type ExecConfig struct {
 	Command []string
 	// Dir is the child's working directory ("" = the server's).
 	Dir string
+	// Env is the child's environment besides PATH, which it inherits from
+	// the server unless Env sets it. Nothing else of the server's
+	// environment is passed on: it may hold credentials and API keys the
+	// child has no business with.
+	Env map[string]string
 	// Log receives the child's stderr, line by line, and its restarts.
 	Log *slog.Logger
 	// MinBackoff and MaxBackoff bound the wait before restarting a child
@@ -63,14 +69,35 @@ func NewExec(cfg ExecConfig) (*Processor, error) {
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = max(30*time.Second, cfg.MinBackoff)
 	}
-	e := &execInvoker{argv: argv, dir: cfg.Dir, log: cfg.Log.With("processor", "exec", "command", cfg.Command[0]),
+	e := &execInvoker{argv: argv, dir: cfg.Dir, env: childEnviron(cfg.Env), log: cfg.Log.With("processor", "exec", "command", cfg.Command[0]),
 		minBackoff: cfg.MinBackoff, maxBackoff: cfg.MaxBackoff}
 	return newProcessor(cfg.Config, e), nil
+}
+
+// childEnviron is a child's whole environment: PATH from the server's, so
+// that a script's #! interpreter and its subprocesses are found, then env,
+// sorted for a stable order. It is never nil.
+func childEnviron(env map[string]string) []string {
+	out := make([]string, 0, len(env)+1)
+	if path, ok := os.LookupEnv("PATH"); ok && !hasKey(env, "PATH") {
+		out = append(out, "PATH="+path)
+	}
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 type execInvoker struct {
 	argv                   []string
 	dir                    string
+	env                    []string // the child's whole environment
 	log                    *slog.Logger
 	minBackoff, maxBackoff time.Duration
 
@@ -212,6 +239,7 @@ func (e *execInvoker) died() {
 func (e *execInvoker) start() (*child, error) {
 	cmd := exec.Command(e.argv[0], e.argv[1:]...)
 	cmd.Dir = e.dir
+	cmd.Env = e.env // never nil: nil would mean the server's environment
 	// Its own process group, so that a kill reaches what it started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()

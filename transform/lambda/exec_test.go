@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -40,12 +42,58 @@ func (s *syncBuffer) String() string {
 // in the given mode (see runChild).
 func newChild(t *testing.T, mode string, c Config, log *slog.Logger) *Processor {
 	t.Helper()
-	t.Setenv(childEnv, mode)
+	return newChildEnv(t, c, log, map[string]string{childEnv: mode})
+}
+
+// newChildEnv is newChild with the child's whole Env given.
+func newChildEnv(t *testing.T, c Config, log *slog.Logger, env map[string]string) *Processor {
+	t.Helper()
 	exe := testExecutable(t)
-	p, err := NewExec(ExecConfig{Config: c, Command: []string{exe}, Log: log, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	p, err := NewExec(ExecConfig{Config: c, Command: []string{exe}, Env: env, Log: log, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	return p
+}
+
+// seenEnviron runs an "env" child with env and returns what it sees.
+func seenEnviron(t *testing.T, env map[string]string) []string {
+	t.Helper()
+	env[childEnv] = "env"
+	p := newChildEnv(t, cfg(), nil, env)
+	res, err := p.Process(t.Context(), recs(`{}`))
+	require.NoError(t, err)
+	require.Equal(t, transform.Ok, res[0].Status, res[0].Err)
+	vars := strings.Split(string(res[0].Out[0].Data), "\n")
+	slices.Sort(vars)
+	return vars
+}
+
+// Hydrant's own variables (credentials, API keys) never reach a child: it
+// gets PATH and what its env: sets.
+func TestExec_TheChildGetsOnlyItsOwnEnvironment(t *testing.T) {
+	t.Setenv("HYDRANT_TEST_SECRET", "do-not-leak")
+	t.Setenv("HOME", "/home/hydrant")
+	t.Setenv("PATH", "/usr/bin:/bin")
+	require.Equal(t, []string{"GREETING=hi", childEnv + "=env", "PATH=/usr/bin:/bin"},
+		seenEnviron(t, map[string]string{"GREETING": "hi"}))
+}
+
+func TestExec_EnvOverridesPath(t *testing.T) {
+	t.Setenv("PATH", "/usr/bin:/bin")
+	require.Equal(t, []string{childEnv + "=env", "PATH=/opt/tools/bin"},
+		seenEnviron(t, map[string]string{"PATH": "/opt/tools/bin"}))
+}
+
+func TestExec_NoPathWithoutOne(t *testing.T) {
+	exe := testExecutable(t) // absolute: found without PATH
+	t.Setenv("PATH", "")
+	require.NoError(t, os.Unsetenv("PATH"))
+	p, err := NewExec(ExecConfig{Config: cfg(), Command: []string{exe}, Env: map[string]string{childEnv: "env"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	res, err := p.Process(t.Context(), recs(`{}`))
+	require.NoError(t, err)
+	require.Equal(t, childEnv+"=env", string(res[0].Out[0].Data))
 }
 
 // pidOf returns the pid the child put into a record's partition keys.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,17 @@ func passHandler(_ context.Context, ev events.KinesisFirehoseEvent) (events.Kine
 	return out, nil
 }
 
+// envHandler answers every record with the child's environment, one
+// variable a line.
+func envHandler(_ context.Context, ev events.KinesisFirehoseEvent) (events.KinesisFirehoseResponse, error) {
+	env := []byte(strings.Join(os.Environ(), "\n"))
+	out := events.KinesisFirehoseResponse{Records: make([]events.KinesisFirehoseResponseRecord, len(ev.Records))}
+	for i, r := range ev.Records {
+		out.Records[i] = events.KinesisFirehoseResponseRecord{RecordID: r.RecordID, Result: events.KinesisFirehoseTransformedStateOk, Data: env}
+	}
+	return out, nil
+}
+
 // failingHandler is a function that errors, as a Lambda can.
 func failingHandler(context.Context, events.KinesisFirehoseEvent) (events.KinesisFirehoseResponse, error) {
 	return events.KinesisFirehoseResponse{}, fmt.Errorf("table not found")
@@ -93,7 +105,8 @@ func newFront(t testing.TB, handler any) *httptest.Server {
 }
 
 // childEnv selects the child mode when the test binary runs as an exec
-// processor (see TestMain).
+// processor (see TestMain). The child inherits nothing else of the test's
+// environment, so tests pass it through ExecConfig.Env.
 const childEnv = "HYDRANT_LAMBDA_TEST_CHILD"
 
 func TestMain(m *testing.M) {
@@ -109,8 +122,11 @@ func TestMain(m *testing.M) {
 // per stdout line, served by upperHandler unless the mode says otherwise.
 func runChild(mode string) int {
 	h := awslambda.NewHandler(upperHandler)
-	if mode == "pass" {
+	switch mode {
+	case "pass":
 		h = awslambda.NewHandler(passHandler)
+	case "env":
+		h = awslambda.NewHandler(envHandler)
 	}
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriter(os.Stdout)

@@ -1,0 +1,39 @@
+package configs
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const serverTestPipeline = `
+stores:
+  local: { type: directory, path: /tmp/x }
+pipelines:
+  - name: p
+    destinations:
+      - name: d
+        type: directory
+        store: local
+`
+
+func TestServerLimits_Timeouts(t *testing.T) {
+	c := mustParse(t, serverTestPipeline, nil)
+	require.Equal(t, DefaultReadTimeout, c.Server.Limits.ReadTimeout)
+	require.Equal(t, DefaultIdleTimeout, c.Server.Limits.IdleTimeout)
+	require.Equal(t, Duration(time.Minute), DefaultReadTimeout)
+	require.Equal(t, Duration(2*time.Minute), DefaultIdleTimeout)
+
+	c = mustParse(t, "server:\n  limits: { read_timeout: 5m, idle_timeout: 10s }\n"+serverTestPipeline, nil)
+	require.Equal(t, Duration(5*time.Minute), c.Server.Limits.ReadTimeout)
+	require.Equal(t, Duration(10*time.Second), c.Server.Limits.IdleTimeout)
+}
+
+func TestServerLimits_TimeoutsMustBePositive(t *testing.T) {
+	got := parseErrs(t, "server:\n  limits: { read_timeout: 0s, idle_timeout: -1s }\n"+serverTestPipeline, nil)
+	require.Equal(t, []string{
+		"p.yaml:2:27: server.limits.read_timeout: must be positive",
+		"p.yaml:2:45: server.limits.idle_timeout: duration must not be negative",
+	}, got)
+}

@@ -49,10 +49,18 @@ type Auth struct {
 	// doors. Once either list is set, every write door requires a valid
 	// credential (docs/security.md).
 	AWSCredentials []AWSCredential `yaml:"aws_credentials"`
+	// OpenMetrics leaves GET /metrics open while credentials are set (a
+	// scraper that cannot send "Authorization: Bearer KEY"). Default
+	// false: with any credential, /metrics needs one like /v1/pipelines.
+	// Without credentials every read is open and this changes nothing.
+	OpenMetrics bool `yaml:"open_metrics"`
 }
 
 // Enabled reports whether any credential is configured.
 func (a Auth) Enabled() bool { return len(a.APIKeys) > 0 || len(a.AWSCredentials) > 0 }
+
+// MetricsOpen reports whether GET /metrics answers without a credential.
+func (a Auth) MetricsOpen() bool { return !a.Enabled() || a.OpenMetrics }
 
 // AWSCredential is one access key pair accepted on the Firehose door.
 type AWSCredential struct {

@@ -37,3 +37,22 @@ func TestServerLimits_TimeoutsMustBePositive(t *testing.T) {
 		"p.yaml:2:45: server.limits.idle_timeout: duration must not be negative",
 	}, got)
 }
+
+func TestServerAuth_OpenMetrics(t *testing.T) {
+	c := mustParse(t, serverTestPipeline, nil)
+	require.False(t, c.Server.Auth.OpenMetrics)
+	require.True(t, c.Server.Auth.MetricsOpen(), "no credential: every read is open")
+
+	c = mustParse(t, "server:\n  auth: { api_keys: [k] }\n"+serverTestPipeline, nil)
+	require.False(t, c.Server.Auth.OpenMetrics, "closed by default once auth is on")
+	require.False(t, c.Server.Auth.MetricsOpen())
+
+	c = mustParse(t, "server:\n  auth: { api_keys: [k], open_metrics: true }\n"+serverTestPipeline, nil)
+	require.True(t, c.Server.Auth.MetricsOpen())
+}
+
+func TestServerAuth_OpenMetricsMustBeABool(t *testing.T) {
+	got := parseErrs(t, "server:\n  auth: { api_keys: [k], open_metrics: maybe }\n"+serverTestPipeline, nil)
+	require.Len(t, got, 1)
+	require.Contains(t, got[0], "p.yaml:2:")
+}

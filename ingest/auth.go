@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hydrant-io/hydrant/ingest/api"
 )
 
@@ -164,3 +166,39 @@ func (s *Server) matchAPIKey(key string) *apiError {
 	}
 	return nil
 }
+
+// Reads follow the same rule as writes (doc: docs/security.md): once
+// server.auth names any credential, the status API (/v1/pipelines) and,
+// unless server.auth.open_metrics, /metrics need an API key
+// ("Authorization: Bearer KEY" or "X-Api-Key: KEY") or a SigV4 signature
+// over the empty body. /healthz and /readyz stay open for probes, but
+// /readyz hides the reasons a destination is not reachable from callers
+// without a credential: error texts may carry record-derived values.
+
+// RequireAuth wraps a read handler: with authentication on, a request
+// without a valid credential gets the write doors' JSON error (401 for a
+// missing or unknown key, 400 for a bad signature) and never reaches next.
+func (s *Server) RequireAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e := s.authenticateRead(r); e != nil {
+			w.Header().Set("X-Amzn-Requestid", uuid.NewString())
+			s.writeError(w, r, "application/json", e)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticateRead checks the credentials of a read, which has no body:
+// a signature must then cover the empty payload.
+func (s *Server) authenticateRead(r *http.Request) *apiError {
+	needsSigV4, e := s.authenticate(r)
+	if e != nil || !needsSigV4 {
+		return e
+	}
+	return s.verifySigV4(r, nil)
+}
+
+// readAuthorized reports whether r may see details withheld from anonymous
+// callers: always when authentication is off.
+func (s *Server) readAuthorized(r *http.Request) bool { return s.authenticateRead(r) == nil }

@@ -107,7 +107,9 @@ type Options struct {
 	Region string
 	// Ready reports readiness for /readyz: an error answers 503 with it;
 	// detail (one line per component, e.g. each destination) follows
-	// either answer. Nil means always ready.
+	// either answer. Nil means always ready. Each detail line reads
+	// "component: state[ (note)][: reason]"; with authentication on, a
+	// caller without a credential sees only "component: state".
 	Ready func(ctx context.Context) (detail string, err error)
 	// Logger receives request failures; default discards.
 	Logger *slog.Logger
@@ -247,7 +249,11 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	var detail string
 	if s.ready != nil {
 		var err error
-		if detail, err = s.ready(r.Context()); err != nil {
+		detail, err = s.ready(r.Context())
+		if !s.readAuthorized(r) {
+			detail = redactDetail(detail)
+		}
+		if err != nil {
 			msg := "not ready: " + err.Error()
 			if detail != "" {
 				msg += "\n" + detail
@@ -258,6 +264,23 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeText(w, http.StatusOK, "ok\n"+detail)
+}
+
+// redactDetail keeps each line's component and state and drops the note
+// and the reason: a destination's error text may quote record data.
+func redactDetail(detail string) string {
+	var b strings.Builder
+	for line := range strings.Lines(detail) {
+		name, state, ok := strings.Cut(strings.TrimSuffix(line, "\n"), ": ")
+		if !ok {
+			continue // not "component: state": nothing safe to show
+		}
+		if i := strings.IndexAny(state, "(:"); i >= 0 {
+			state = strings.TrimSpace(state[:i])
+		}
+		b.WriteString(name + ": " + state + "\n")
+	}
+	return b.String()
 }
 
 func writeText(w http.ResponseWriter, status int, body string) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hydrant-io/hydrant/streams/checkpoint"
 	"github.com/hydrant-io/hydrant/streams/internal/atomicfile"
+	"github.com/hydrant-io/hydrant/streams/internal/fsutil"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/streams/wal"
 )
@@ -179,7 +180,9 @@ func Open(ctx context.Context, opts Options) (*Stream, error) {
 			return nil, fmt.Errorf("open stream %s: duplicate consumer %q", opts.Name, c)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(opts.Dir, "shards"), 0o755); err != nil {
+	// Durable from the start: a power loss must not drop the data_dir,
+	// pipeline or shards directory under files already synced in them.
+	if err := fsutil.MkdirAllSync(filepath.Join(opts.Dir, "shards"), 0o755); err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", opts.Name, err)
 	}
 	lock, err := lockDir(opts.Dir)

@@ -175,16 +175,30 @@ func newHTTPServer(h http.Handler, lim configs.Limits, log *slog.Logger) *http.S
 	return srv
 }
 
-// handler mounts every door on one mux.
+// handler mounts every door on one mux. With server.auth set, reads of
+// data need a credential like writes (docs/security.md#reads): the status
+// API always, /metrics unless server.auth.open_metrics. The /ui page and
+// its assets stay open: they are the same embedded files for everyone,
+// and the page asks for the key its /v1/pipelines calls need.
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
+	guard := a.ingest.RequireAuth
 	mux.Handle("/", a.ingest.Handler())
-	mux.Handle("GET /metrics", a.metrics.handler())
+	mux.Handle("GET /metrics", a.metricsHandler())
 	mux.Handle("/ui", admin.Handler())
 	mux.Handle("/ui/", admin.Handler())
-	mux.HandleFunc("GET /v1/pipelines", a.servePipelines)
-	mux.HandleFunc("GET /v1/pipelines/{name}", a.servePipeline)
+	mux.Handle("GET /v1/pipelines", guard(http.HandlerFunc(a.servePipelines)))
+	mux.Handle("GET /v1/pipelines/{name}", guard(http.HandlerFunc(a.servePipeline)))
 	return a.metrics.instrument(mux)
+}
+
+// metricsHandler is /metrics, guarded unless configured open: pipeline
+// names and error counts are not for anyone who can reach the port.
+func (a *app) metricsHandler() http.Handler {
+	if a.cfg.Server.Auth.MetricsOpen() {
+		return a.metrics.handler()
+	}
+	return a.ingest.RequireAuth(a.metrics.handler())
 }
 
 // publicHandler is handler as served on server.listen: on a loopback

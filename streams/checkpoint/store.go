@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/hydrant-io/hydrant/streams/internal/atomicfile"
+	"github.com/hydrant-io/hydrant/streams/internal/fsutil"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -55,9 +56,10 @@ type fileJSON struct {
 	Shards   map[record.ShardID]uint64 `json:"shards"`
 }
 
-// Open loads every consumer file in dir, creating dir if needed.
+// Open loads every consumer file in dir, creating dir if needed (durably:
+// checkpoint files written into it must not vanish with their directory).
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fsutil.MkdirAllSync(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create checkpoint dir: %w", err)
 	}
 	ents, err := os.ReadDir(dir)

@@ -331,13 +331,55 @@
     c.classList.toggle('down', !ok);
   }
 
+  // ---- API key ----
+  // With server.auth set, /v1/pipelines needs a key. A page load cannot
+  // carry a header, so the page takes the key from a "#key=..." fragment
+  // (never sent to the server, removed from the address bar at once) or
+  // from the form shown on a 401, keeps it in sessionStorage (this tab
+  // only) and sends it as a bearer token.
+  const KEY_ITEM = 'hydrant.apiKey';
+  function takeKeyFromFragment() {
+    const m = /^#key=(.+)$/.exec(location.hash);
+    if (!m) return;
+    sessionStorage.setItem(KEY_ITEM, decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  let pollTimer = 0;
+  function askForKey(rejected) {
+    const form = document.getElementById('auth');
+    form.hidden = false;
+    document.getElementById('auth-error').textContent = rejected ? 'the key was not accepted' : '';
+    setConn(false, 'key needed');
+  }
+  function setupKeyForm() {
+    const form = document.getElementById('auth');
+    form.addEventListener('submit', e => {
+      e.preventDefault(); // no navigation: the key never goes into a URL
+      const input = document.getElementById('auth-key');
+      if (!input.value) return;
+      sessionStorage.setItem(KEY_ITEM, input.value);
+      input.value = '';
+      form.hidden = true;
+      clearTimeout(pollTimer);
+      poll();
+    });
+  }
+
   async function poll() {
     const started = performance.now();
     try {
       const ctl = new AbortController();
       const timer = setTimeout(() => ctl.abort(), 5000);
-      const res = await fetch('/v1/pipelines', { cache: 'no-store', signal: ctl.signal });
+      const key = sessionStorage.getItem(KEY_ITEM);
+      const headers = key ? { 'Authorization': 'Bearer ' + key } : {};
+      const res = await fetch('/v1/pipelines', { cache: 'no-store', signal: ctl.signal, headers });
       clearTimeout(timer);
+      if (res.status === 401) {
+        // Stop polling until a key is entered: retrying cannot help.
+        if (key) sessionStorage.removeItem(KEY_ITEM);
+        askForKey(!!key);
+        return;
+      }
       if (!res.ok) throw new Error('HTTP ' + res.status);
       render(await res.json());
       setConn(true, 'live');
@@ -348,9 +390,14 @@
     } catch (e) {
       setConn(false, 'disconnected');
     }
-    setTimeout(poll, Math.max(0, POLL_MS - (performance.now() - started)));
+    pollTimer = setTimeout(poll, Math.max(0, POLL_MS - (performance.now() - started)));
   }
 
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', poll, { once: true });
-  else poll();
+  function start() {
+    takeKeyFromFragment();
+    setupKeyForm();
+    poll();
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
+  else start();
 })();

@@ -47,17 +47,48 @@
 //     log is reopened.
 //  3. Seqs are contiguous: the retained segments hold exactly the entries
 //     [FirstSeq, NextSeq), segment i+1 starts at the seq after the last entry
-//     of segment i, and frame seqs increase by one within a segment.
+//     of segment i, and frame seqs increase by one within a segment. The one
+//     exception is damage (see below): the seqs of unreadable frames are
+//     missing, and Readers skip them.
 //  4. A segment is fully synced before its successor is created, and the
 //     directory is synced after every segment file creation or removal, so
 //     only the last (active) segment can have a torn tail after a crash.
 //  5. Only whole segments are deleted, oldest first, and never the active
 //     (last) segment.
-//  6. Open keeps exactly the complete, CRC-valid prefix of the active
-//     segment: it truncates a torn or corrupt tail (logging the segment and
-//     offset), it never fails because of one. Sealed segments are trusted at
-//     open (invariant 4); Readers still verify every frame's CRC and report
-//     ErrCorrupt if one is damaged later.
+//  6. Open truncates only a torn tail of the active segment: damage (an
+//     incomplete or invalid frame) with no valid frame after it. It logs the
+//     segment and offset, keeps a copy of the cut bytes in quarantine and
+//     never fails because of one. Damage that valid frames follow is
+//     skipped, never truncated (see below). Sealed segments are trusted at
+//     open (invariant 4, and scanning them would cost a read of the whole
+//     log); Readers verify every frame and skip damage the same way.
 //  7. The name of the active segment gives its base seq, so seqs continue
 //     after a reopen even when every entry of older segments was deleted.
+//
+// # Damage
+//
+// A frame that fails validation (length, CRC or seq) at Open or under a
+// Reader is not the end of the segment if a valid frame follows it. The
+// next valid frame is found by scanning forward byte by byte from the
+// damaged offset d (where seq w was expected) for the first offset a whose
+// header has a length <= MaxEntryBytes that ends within the segment, a seq
+// s with w <= s < (the segment's end seq) and s-w <= (a-d)/HeaderBytes
+// (the s-w lost frames took at least a header each of the damaged bytes),
+// and a matching CRC-32C. A false match needs 32 CRC bits to agree by chance
+// on bytes whose seq field already falls in that narrow window. The frame
+// found keeps its seq; seqs [w, s) are lost, and Readers continue at s
+// rather than wait for them. If no frame qualifies, the damage runs to the
+// end: at Open in the active segment that is a torn tail (truncated); in a
+// sealed segment, or in the active one damaged after Open, Readers skip to
+// the segment's end seq.
+//
+// Skipped bytes stay in the segment file until retention deletes the whole
+// segment; a durable copy (file and folder synced) goes to
+// QuarantineDir/"<segment base>-<offset>.bin" when the damage is first met,
+// a cut tail to "<segment base>-<offset>.tail". Stats count each damaged
+// region once per Log (CorruptFrames), the seqs it held (LostSeqs) and the
+// bytes copied (QuarantinedBytes); each is logged at error level with its
+// segment, offset, size and seqs. Damage in the active segment is met again
+// at every Open and counted again by the new Log; its copy is rewritten
+// with the same bytes.
 package wal

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 )
 
 const (
@@ -99,10 +100,16 @@ type scanResult struct {
 // whose file is size bytes long. It stops at the first incomplete or invalid
 // frame. Only I/O errors are returned as error; damage is in res.err.
 func scanSegment(r io.ReaderAt, size int64, base uint64) (res scanResult, err error) {
+	return scanFrom(r, 0, size, base)
+}
+
+// scanFrom is scanSegment starting at file offset start, where the frame of
+// seq first is expected.
+func scanFrom(r io.ReaderAt, start, size int64, first uint64) (res scanResult, err error) {
 	const chunk = 1 << 20
-	res.next = base
+	res.next, res.valid = first, start
 	buf := make([]byte, 0, chunk)
-	var bufOff int64 // file offset of buf[0]
+	bufOff := start // file offset of buf[0]
 	for res.valid < size {
 		// Refill so that buf starts at res.valid and holds at least one
 		// whole frame if the file has it.
@@ -176,4 +183,110 @@ func fillFrame(r io.ReaderAt, buf *[]byte, off, size int64, minRead int) (int, e
 		}
 	}
 	return total, nil
+}
+
+// damage is a damaged region of a segment that valid frames follow: bytes
+// [off, end) are skipped and seqs [want, next) are lost.
+type damage struct {
+	off, end   int64
+	want, next uint64
+	why        error
+}
+
+// repairResult is what scanRepair found in the active segment.
+type repairResult struct {
+	next    uint64   // seq after the last valid entry
+	valid   int64    // end of the last valid frame: the file is cut here
+	damage  []damage // regions skipped, in file order
+	tailErr error    // why the bytes from valid on are a torn tail
+}
+
+// scanRepair scans the active segment at Open. Damage that a valid frame
+// follows (see resync) is skipped and reported; damage with no valid frame
+// after it is a torn tail, reported by valid < size.
+func scanRepair(r io.ReaderAt, size int64, base uint64) (repairResult, error) {
+	var out repairResult
+	off, seq := int64(0), base
+	for {
+		res, err := scanFrom(r, off, size, seq)
+		if err != nil {
+			return out, err
+		}
+		out.next, out.valid = res.next, res.valid
+		if res.err == nil {
+			return out, nil
+		}
+		at, s, ok, err := resync(r, res.valid, size, res.next, math.MaxUint64)
+		if err != nil {
+			return out, err
+		}
+		if !ok {
+			out.tailErr = res.err
+			return out, nil
+		}
+		out.damage = append(out.damage, damage{off: res.valid, end: at, want: res.next, next: s, why: res.err})
+		off, seq = at, s
+	}
+}
+
+// resync finds the first valid frame after damage at offset dmg of a
+// segment of size bytes, where the frame of seq want was expected. It scans
+// forward byte by byte from dmg+1 and accepts the first offset at where
+//
+//   - the header's length is at most MaxEntryBytes and the frame ends
+//     within size,
+//   - its seq s satisfies want <= s < limit and s-want <= (at-dmg)/HeaderBytes
+//     (the s-want lost frames took at least HeaderBytes each of the damaged
+//     bytes; a lower seq is stale data, not a continuation),
+//   - and the CRC-32C over seq and payload matches.
+//
+// A false match needs 32 bits of CRC to agree by chance on bytes whose seq
+// field already lies in a narrow window, so it is practically impossible for
+// random damage. It returns the frame's offset and seq, or ok false if no
+// frame qualifies. Only I/O errors are returned as err.
+func resync(r io.ReaderAt, dmg, size int64, want, limit uint64) (at int64, seq uint64, ok bool, err error) {
+	const chunk = 1 << 20
+	buf := make([]byte, chunk+HeaderBytes)
+	for pos := dmg + 1; pos+HeaderBytes <= size; {
+		b := buf[:min(int64(len(buf)), size-pos)]
+		n, rerr := r.ReadAt(b, pos)
+		if n < len(b) {
+			if rerr == nil || errors.Is(rerr, io.EOF) {
+				size = pos + int64(n) // the file is shorter than size
+				b = b[:n]
+			} else {
+				return 0, 0, false, fmt.Errorf("wal: read at %d: %w", pos, rerr)
+			}
+		}
+		for i := 0; i+HeaderBytes <= len(b); i++ {
+			at := pos + int64(i)
+			h := b[i:]
+			plen := int64(binary.LittleEndian.Uint32(h[0:4]))
+			if plen > MaxEntryBytes || at+HeaderBytes+plen > size {
+				continue
+			}
+			s := binary.LittleEndian.Uint64(h[8:16])
+			if s < want || s >= limit || s-want > uint64((at-dmg)/HeaderBytes) {
+				continue
+			}
+			fb := h
+			if int64(len(fb)) < HeaderBytes+plen {
+				fb = make([]byte, HeaderBytes+plen)
+				if n, err := r.ReadAt(fb, at); n < len(fb) {
+					if err != nil && !errors.Is(err, io.EOF) {
+						return 0, 0, false, fmt.Errorf("wal: read at %d: %w", at, err)
+					}
+					continue
+				}
+			}
+			if _, _, err := decodeFrame(fb, s); err == nil {
+				return at, s, true, nil
+			}
+		}
+		if len(b) < HeaderBytes {
+			break
+		}
+		pos += int64(len(b) - HeaderBytes + 1)
+	}
+	return 0, 0, false, nil
 }

@@ -58,6 +58,15 @@ type Stats struct {
 	Syncs       uint64 // successful fdatasync calls by the flusher
 	SyncedBytes uint64 // bytes written and synced by the flusher
 	Repaired    int    // torn or corrupt tails truncated at Open
+	// CorruptFrames counts damaged regions skipped because valid frames
+	// follow them (at Open in the active segment, or by a Reader in any
+	// segment), each once per Log.
+	CorruptFrames uint64
+	// LostSeqs counts the seqs those regions held: unreadable entries.
+	LostSeqs uint64
+	// QuarantinedBytes counts bytes copied to the quarantine folder
+	// (damaged regions and cut tails).
+	QuarantinedBytes uint64
 }
 
 // SegmentInfo describes one segment file.
@@ -121,13 +130,20 @@ type Log struct {
 	sticky   error
 	stats    Stats
 
+	// qmu guards damaged and qdirReady: damage found at Open and by
+	// Readers, counted once and quarantined until a copy succeeds.
+	qmu       sync.Mutex
+	damaged   map[damageKey]bool // saved
+	qdirReady bool
+
 	// active is the open active segment, used only by Open and the flusher.
 	active File
 }
 
-// Open opens or creates the log in dir. It repairs a torn or corrupt tail
-// of the active segment by truncating it to its valid prefix (see the
-// package invariants) and starts the flusher goroutine; Close stops it.
+// Open opens or creates the log in dir. It truncates a torn tail of the
+// active segment, skips (and quarantines) damage that valid frames follow
+// (see the package doc, Damage) and starts the flusher goroutine; Close
+// stops it.
 func Open(dir string, opts Options) (*Log, error) {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = DefaultSegmentBytes
@@ -151,6 +167,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		flushed:  make(chan struct{}),
 		syncedCh: make(chan struct{}),
 		closed:   make(chan struct{}),
+		damaged:  make(map[damageKey]bool),
 	}
 	_, statErr := l.fs.ReadDir(dir)
 	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
@@ -230,15 +247,24 @@ func (l *Log) load() error {
 		return fmt.Errorf("wal: stat active segment: %w", err)
 	}
 	last.modTime = info.ModTime()
-	res, err := scanSegment(f, info.Size(), last.base)
+	res, err := scanRepair(f, info.Size(), last.base)
 	if err != nil {
 		return fmt.Errorf("wal: scan %s: %w", segmentName(last.base), err)
 	}
 	last.next, last.size = res.next, res.valid
+	for _, d := range res.damage {
+		l.noteDamage(f, last.base, d)
+	}
 	if res.valid < info.Size() {
 		l.log.Warn("wal: truncating torn or corrupt tail",
 			"segment", segmentName(last.base), "offset", res.valid,
-			"size", info.Size(), "next_seq", res.next, "reason", res.err)
+			"size", info.Size(), "next_seq", res.next, "reason", res.tailErr)
+		// Keep a copy first: a bad last frame is usually a torn write,
+		// but may be an acknowledged entry damaged on disk.
+		name := fmt.Sprintf("%020d-%d.tail", last.base, res.valid)
+		if err := l.quarantine(f, name, res.valid, info.Size()); err != nil {
+			l.log.Error("wal: quarantine torn tail", "segment", segmentName(last.base), "err", err)
+		}
 		if err := f.Truncate(res.valid); err != nil {
 			return fmt.Errorf("wal: truncate %s: %w", segmentName(last.base), err)
 		}

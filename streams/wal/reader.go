@@ -58,8 +58,10 @@ func (r *Reader) dropSeg() error {
 // done (it then returns ctx.Err()). It returns consecutive entries with up to
 // maxBytes of payload in total, and at least one entry even if it is
 // bigger. Entry.Data aliases a buffer of the Reader that is valid until the
-// next call. Next returns ErrClosed once the Log is closed and an error
-// wrapping ErrCorrupt if a synced frame fails validation.
+// next call. Next returns ErrClosed once the Log is closed. A synced frame
+// that fails validation is skipped with the seqs it held (see the package
+// doc, Damage), and Next continues at the next valid frame; only a segment
+// file shorter than its synced size is an error wrapping ErrCorrupt.
 func (r *Reader) Next(ctx context.Context, maxBytes int) ([]Entry, error) {
 	if r.done {
 		return nil, ErrReaderClosed
@@ -100,7 +102,7 @@ func (r *Reader) Next(ctx context.Context, maxBytes int) ([]Entry, error) {
 		if seg != nil {
 			cur = seg
 		}
-		limit, base := cur.size, cur.base
+		limit, base, segNext := cur.size, cur.base, cur.next
 		l.smu.Unlock()
 
 		if seg != nil {
@@ -111,14 +113,17 @@ func (r *Reader) Next(ctx context.Context, maxBytes int) ([]Entry, error) {
 				return nil, err
 			}
 			if r.pos > base {
-				if err := r.skipTo(limit, r.pos); err != nil {
+				if err := r.skipTo(limit, segNext, r.pos); err != nil {
 					return nil, err
 				}
 			}
 		}
-		ents, err := r.read(limit, maxBytes, math.MaxUint64)
+		ents, err := r.read(limit, segNext, maxBytes, math.MaxUint64)
 		if err != nil {
 			return nil, err
+		}
+		if len(ents) == 0 {
+			continue // damaged bytes were skipped: locate Pos again
 		}
 		return ents, nil
 	}
@@ -135,25 +140,31 @@ func (r *Reader) openSeg(seg *segment) error {
 }
 
 // skipTo walks the frames of the current segment from its start up to the
-// frame of seq target.
-func (r *Reader) skipTo(limit int64, target uint64) error {
+// frame of seq target, or the first one after it if target was lost to
+// damage.
+func (r *Reader) skipTo(limit int64, segNext, target uint64) error {
 	r.pos = r.seg.base
-	for r.pos < target {
-		if _, err := r.read(limit, 1<<20, target); err != nil {
+	for r.pos < target && r.pos < segNext {
+		if _, err := r.read(limit, segNext, 1<<20, target); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// read decodes frames at r.off, not beyond limit (the synced size), with up
-// to maxBytes of payload (at least one frame) and stopping before seq stop.
-// It advances r.pos and r.off. The caller ensures a frame is available.
-func (r *Reader) read(limit int64, maxBytes int, stop uint64) ([]Entry, error) {
+// read decodes frames at r.off, not beyond limit (the synced size) and
+// segNext (the seq after the segment's last synced entry), with up to
+// maxBytes of payload (at least one frame) and stopping before seq stop.
+// It advances r.pos and r.off. It returns no entry if r.pos is at segNext
+// or if it skipped damaged bytes at r.off (see skipDamage).
+func (r *Reader) read(limit int64, segNext uint64, maxBytes int, stop uint64) ([]Entry, error) {
+	if r.pos >= segNext {
+		return nil, nil
+	}
 	avail := limit - r.off
 	n := min(avail, int64(max(maxBytes, 1))+HeaderBytes)
 	if n < HeaderBytes {
-		return nil, r.corrupt(fmt.Errorf("%w: %d bytes left, need a header", ErrCorrupt, avail))
+		return nil, r.skipDamage(limit, segNext, fmt.Errorf("%w: %d bytes left, need a header", ErrCorrupt, avail))
 	}
 	if err := r.fill(int(n)); err != nil {
 		return nil, err
@@ -166,7 +177,7 @@ func (r *Reader) read(limit int64, maxBytes int, stop uint64) ([]Entry, error) {
 			// The first frame is bigger than the buffer: read all of it.
 			plen, _ := peekLength(b)
 			if int64(frameSize(plen)) > avail {
-				return nil, r.corrupt(fmt.Errorf("%w: frame of %d bytes overruns segment", ErrCorrupt, plen))
+				return nil, r.skipDamage(limit, segNext, fmt.Errorf("%w: frame of %d bytes overruns segment", ErrCorrupt, plen))
 			}
 			if err := r.fill(frameSize(plen)); err != nil {
 				return nil, err
@@ -178,7 +189,10 @@ func (r *Reader) read(limit int64, maxBytes int, stop uint64) ([]Entry, error) {
 			break
 		}
 		if err != nil {
-			return nil, r.corrupt(err)
+			if len(r.ents) > 0 {
+				break // return these first; the next call skips the damage
+			}
+			return nil, r.skipDamage(limit, segNext, err)
 		}
 		if len(r.ents) > 0 && total+len(payload) > maxBytes {
 			break
@@ -190,6 +204,24 @@ func (r *Reader) read(limit int64, maxBytes int, stop uint64) ([]Entry, error) {
 		b = b[size:]
 	}
 	return r.ents, nil
+}
+
+// skipDamage moves past the damaged frame at r.off, which why describes,
+// to the next valid frame of the segment (see resync; seqs must stay below
+// segNext and bytes below limit) or, if there is none, to the end of the
+// segment's synced part. The Log counts and quarantines the skipped bytes.
+// Only I/O errors are returned.
+func (r *Reader) skipDamage(limit int64, segNext uint64, why error) error {
+	at, seq, ok, err := resync(r.f, r.off, limit, r.pos, segNext)
+	if err != nil {
+		return fmt.Errorf("wal: segment %s: %w", segmentName(r.seg.base), err)
+	}
+	if !ok {
+		at, seq = limit, segNext
+	}
+	r.l.noteDamage(r.f, r.seg.base, damage{off: r.off, end: at, want: r.pos, next: seq, why: r.corrupt(why)})
+	r.off, r.pos = at, seq
+	return nil
 }
 
 // fill reads n bytes at r.off into r.buf.

@@ -97,11 +97,23 @@ func TestE2E_FirehoseSDKAndRESTDoorDeliverToDirectory(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 		require.Contains(t, string(body), `"accepted":500`)
 	}
-	tooMany := make([]string, 501)
-	for i := range tooMany {
-		tooMany[i] = `{"never":"stored"}`
+	// The batch door is bounded by bytes, not by PutRecordBatch's 500
+	// records: an ordinary 10,000-line file goes in whole.
+	file := make([]string, 10_000)
+	for i := range file {
+		file[i] = fmt.Sprintf(`{"door":"rest-file","n":%d}`, i)
+		want[file[i]] = true
 	}
-	resp, body, err := putNDJSON(ctx, addr, "events", tooMany)
+	resp, body, err := putNDJSON(ctx, addr, "events", file)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.Contains(t, string(body), `"accepted":10000`)
+	// Past max_request_bytes (5 MiB by default) it is refused whole.
+	huge := make([]string, 6_000)
+	for i := range huge {
+		huge[i] = `{"never":"stored","pad":"` + strings.Repeat("x", 1000) + `"}`
+	}
+	resp, body, err = putNDJSON(ctx, addr, "events", huge)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, string(body))
 

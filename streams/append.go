@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/hydrant-io/hydrant/streams/record"
+	"github.com/hydrant-io/hydrant/streams/wal"
 )
 
 // encodeBuf holds one shard group's record positions during an Append.
@@ -34,7 +35,8 @@ func (s *Stream) putBuf(b *encodeBuf) {
 // Seq and ID of every record, and Arrived if zero.
 //
 // Over the disk budget it returns record.ErrBackpressure before writing
-// anything. On any other error some shard groups may already be durable: a
+// anything. A full disk or quota (wal.ErrNoSpace) also wraps
+// record.ErrBackpressure: the records of that shard were not written. On any other error some shard groups may already be durable: a
 // producer that retries the whole batch may create duplicates, which
 // at-least-once delivery allows. Meta is stored with the record.
 func (s *Stream) Append(ctx context.Context, recs []record.Record) error {
@@ -116,6 +118,10 @@ func (s *Stream) appendGroup(ctx context.Context, sh *shard, recs []record.Recor
 	first, err := sh.log.AppendEncoded(ctx, len(b.idx), size, func(dst []byte, k int) []byte {
 		return appendRecord(dst, &recs[b.idx[k]])
 	})
+	if errors.Is(err, wal.ErrNoSpace) {
+		// A full disk or quota is weather: the producer retries later.
+		return fmt.Errorf("shard %s: %w (%w)", sh.id, err, record.ErrBackpressure)
+	}
 	if err != nil {
 		return fmt.Errorf("shard %s: %w", sh.id, err)
 	}

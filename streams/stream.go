@@ -59,6 +59,9 @@ type Options struct {
 	Now func() time.Time
 	// NoSync skips fsync. Tests only: it voids durability.
 	NoSync bool
+	// FS is the WAL file system seam, for fault injection in tests.
+	// Default wal.OSFS.
+	FS wal.FS
 }
 
 // ShardInfo describes one shard, in Kinesis' vocabulary.
@@ -314,6 +317,7 @@ func (s *Stream) openShard(d shardDef) (*shard, error) {
 		SegmentBytes: s.opts.SegmentBytes,
 		Logger:       s.log.With("shard", sh.id),
 		NoSync:       s.opts.NoSync,
+		FS:           s.opts.FS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open shard %s: %w", sh.id, err)
@@ -352,6 +356,21 @@ func (s *Stream) rebuildRoutesLocked() {
 		t.starts = append(t.starts, sh.def.start)
 	}
 	s.routes = t
+}
+
+// Fault returns why a shard's log cannot take appends now (see
+// wal.Log.Fault): a full disk or quota until space is back, or a sticky
+// write error until restart. Nil when every shard is healthy.
+func (s *Stream) Fault() error {
+	for _, sh := range s.snapshot() {
+		if sh.log == nil {
+			continue
+		}
+		if err := sh.log.Fault(); err != nil {
+			return fmt.Errorf("shard %s: %w", sh.id, err)
+		}
+	}
+	return nil
 }
 
 // ID returns the stream identity mixed into record ids.

@@ -28,7 +28,8 @@ type readiness struct {
 	wg      sync.WaitGroup // the round in flight; close waits for it
 }
 
-// ready is /readyz. The server is ready while its streams take records;
+// ready is /readyz. The server is ready while its streams take records
+// (none reports a storage fault);
 // a destination that does not answer does not make it unready (its records
 // wait in the stream while delivery retries, which is the point of the
 // stream), but each destination's state is listed with the reason, as of
@@ -36,6 +37,14 @@ type readiness struct {
 func (a *app) ready(context.Context) (string, error) {
 	if a.stopping.Load() {
 		return "", errShuttingDown
+	}
+	// A stream that cannot write (a full disk or quota until space is
+	// back, which its log probes; a write error until restart) makes the
+	// server unready: appends answer 503 or 500 meanwhile.
+	for _, p := range a.pipelines {
+		if err := p.stream.Fault(); err != nil {
+			return "", fmt.Errorf("pipeline %s: stream cannot write: %w", p.name, err)
+		}
 	}
 	r := &a.readiness
 	r.mu.Lock()

@@ -2,9 +2,17 @@ package main
 
 import (
 	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hydrant-io/hydrant/streams"
+	"github.com/hydrant-io/hydrant/streams/record"
+	"github.com/hydrant-io/hydrant/streams/wal"
 )
 
 // /readyz lists every destination with the reason one does not answer; an
@@ -39,4 +47,78 @@ pipelines:
 	a.stopping.Store(true)
 	_, err = a.ready(t.Context())
 	require.ErrorIs(t, err, errShuttingDown)
+}
+
+// fullFS is the OS file system with a switch that makes every write to a
+// file opened for writing fail with ENOSPC, as a full disk does.
+type fullFS struct {
+	wal.OSFS
+	full atomic.Bool
+}
+
+func (f *fullFS) OpenFile(name string, flag int, perm os.FileMode) (wal.File, error) {
+	file, err := f.OSFS.OpenFile(name, flag, perm)
+	if err != nil || flag&(os.O_WRONLY|os.O_RDWR) == 0 {
+		return file, err
+	}
+	return &fullFile{File: file, fs: f}, nil
+}
+
+type fullFile struct {
+	wal.File
+	fs *fullFS
+}
+
+func (f *fullFile) Write(p []byte) (int, error) {
+	if f.fs.full.Load() {
+		return 0, &os.PathError{Op: "write", Path: "segment", Err: syscall.ENOSPC}
+	}
+	return f.File.Write(p)
+}
+
+// A full disk is weather: appends answer backpressure (503 at the doors)
+// and /readyz fails with the reason while it lasts; once space is back
+// both recover without a restart.
+func TestReady_DiskFullIsUnreadyUntilSpaceIsBack(t *testing.T) {
+	a := testApp(t, t.TempDir(), `server: { data_dir: %[1]s }
+stores:
+  local: { type: directory, path: %[2]s }
+pipelines:
+  - name: events
+    destinations:
+      - { name: lake, type: directory, store: local }
+`)
+	// The stream of the pipeline, reopened on a file system that fills up.
+	p := a.pipelines[0]
+	orig := p.stream
+	fsys := &fullFS{}
+	s, err := streams.Open(t.Context(), streams.Options{Dir: t.TempDir(), Name: "events", Consumers: []string{"lake"}, FS: fsys})
+	require.NoError(t, err)
+	p.stream = s
+	t.Cleanup(func() {
+		p.stream = orig
+		_ = s.Close()
+	})
+
+	put := func() error {
+		return a.Append(t.Context(), "events", []record.Record{{Data: []byte("x")}})
+	}
+	require.NoError(t, put())
+	_, err = a.ready(t.Context())
+	require.NoError(t, err)
+
+	fsys.full.Store(true)
+	require.ErrorIs(t, put(), record.ErrBackpressure)
+	_, err = a.ready(t.Context())
+	require.ErrorIs(t, err, wal.ErrNoSpace)
+	require.ErrorContains(t, err, "pipeline events")
+	require.ErrorContains(t, err, "no space left on device")
+
+	// Space is back: the log's probe clears the fault with no traffic.
+	fsys.full.Store(false)
+	require.Eventually(t, func() bool {
+		_, err := a.ready(t.Context())
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, put())
 }

@@ -44,7 +44,7 @@
 //     the byte size recorded after the last successful fdatasync.
 //  2. Append returns success only after its entries were written and synced;
 //     a write or sync error is sticky and fails every later Append until the
-//     log is reopened.
+//     log is reopened, except a full disk or quota (see Full disk below).
 //  3. Seqs are contiguous: the retained segments hold exactly the entries
 //     [FirstSeq, NextSeq), segment i+1 starts at the seq after the last entry
 //     of segment i, and frame seqs increase by one within a segment. The one
@@ -64,6 +64,23 @@
 //     log); Readers verify every frame and skip damage the same way.
 //  7. The name of the active segment gives its base seq, so seqs continue
 //     after a reopen even when every entry of older segments was deleted.
+//
+// # Full disk
+//
+// ENOSPC or EDQUOT from the write or fdatasync of a batch (or from creating
+// the next segment at a roll) is not sticky. The flusher truncates the
+// active segment back to its synced size, so no byte of the failed batch
+// stays (with O_APPEND the next write lands right after the last synced
+// frame), and fails the batch's Appends and those already queued behind it
+// (encoded with the seqs after it) with an error wrapping ErrNoSpace and
+// the cause. None of them was acknowledged. The next Append gets the failed
+// batch's first seq, so seqs stay contiguous, and tries the write again. If
+// the truncate fails the error is sticky as any other. Fault reports the
+// ErrNoSpace failure until a write succeeds; while idle the flusher probes
+// every ProbeInterval by writing, syncing and removing a small scratch file
+// (".space-probe") and clears the fault when that works, so that a caller
+// that stopped sending (an unready server) learns that space is back.
+// Any other write or sync error (EIO, a silent short write) stays sticky.
 //
 // # Damage
 //

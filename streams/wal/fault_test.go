@@ -18,8 +18,7 @@ func TestWriteFaultsAreSticky(t *testing.T) {
 			f.syncErr.Store(&err)
 		}, syscall.EIO},
 		{"short write", func(f *faultFS, at int64) { f.setWriteFault(at+10, nil) }, nil},
-		{"ENOSPC", func(f *faultFS, at int64) { f.setWriteFault(at+HeaderBytes+3, syscall.ENOSPC) }, syscall.ENOSPC},
-		{"ENOSPC at frame boundary", func(f *faultFS, at int64) { f.setWriteFault(at, syscall.ENOSPC) }, syscall.ENOSPC},
+		{"EIO on write", func(f *faultFS, at int64) { f.setWriteFault(at+HeaderBytes+3, syscall.EIO) }, syscall.EIO},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,12 +91,12 @@ func TestRolloverFaultIsSticky(t *testing.T) {
 	_, err = l.Append(t.Context(), make([]byte, 200))
 	require.NoError(t, err)
 	fsys.mu.Lock()
-	fsys.createErr = syscall.ENOSPC
+	fsys.createErr = syscall.EIO
 	fsys.mu.Unlock()
 	_, err = l.Append(t.Context(), []byte("x"))
-	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.ErrorIs(t, err, syscall.EIO)
 	_, err = l.Append(t.Context(), []byte("y"))
-	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.ErrorIs(t, err, syscall.EIO)
 	require.Equal(t, uint64(1), l.SyncedSeq())
-	require.ErrorIs(t, l.Close(), syscall.ENOSPC)
+	require.ErrorIs(t, l.Close(), syscall.EIO)
 }

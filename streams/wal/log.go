@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -18,10 +19,30 @@ import (
 const (
 	DefaultSegmentBytes    = 64 << 20
 	DefaultMaxPendingBytes = 4 << 20
+	DefaultProbeInterval   = time.Second
 )
 
 // ErrClosed is returned by operations on a closed Log.
 var ErrClosed = errors.New("wal: log closed")
+
+// ErrNoSpace marks a write or sync that failed because the file system is
+// full (ENOSPC) or the quota is used up (EDQUOT). Unlike other write errors
+// it is not sticky: the failed batch is cut off the segment, its Appends
+// (and those queued behind it) fail with an error that wraps ErrNoSpace and
+// the cause, and later Appends try again. Callers should back off and retry.
+var ErrNoSpace = errors.New("wal: no space left on device")
+
+// probeName is the scratch file, inside the log directory, that the flusher
+// writes while the log is out of space to notice that space is back.
+const probeName = ".space-probe"
+
+// probeBytes is the size of the probe write.
+const probeBytes = 4096
+
+// isNoSpace reports whether err is a full file system or quota.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
 
 // Options configure a Log. The zero value is usable.
 type Options struct {
@@ -41,6 +62,10 @@ type Options struct {
 	// NoSync skips fdatasync. For tests and benchmarks only: it voids
 	// every durability guarantee.
 	NoSync bool
+	// ProbeInterval is how often an idle flusher checks whether space is
+	// back after an ErrNoSpace failure (see Fault). Default
+	// DefaultProbeInterval.
+	ProbeInterval time.Duration
 }
 
 // Entry is one log entry.
@@ -128,6 +153,7 @@ type Log struct {
 	syncedCh chan struct{}
 	closed   chan struct{}
 	sticky   error
+	noSpace  error // the last ErrNoSpace failure, until a write succeeds
 	stats    Stats
 
 	// qmu guards damaged and qdirReady: damage found at Open and by
@@ -156,6 +182,9 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ProbeInterval <= 0 {
+		opts.ProbeInterval = DefaultProbeInterval
 	}
 	l := &Log{
 		dir:      dir,
@@ -285,6 +314,9 @@ func (l *Log) createSegment(base uint64) error {
 	}
 	if err := l.syncDir(l.dir); err != nil {
 		_ = f.Close()
+		// Best effort, so that a retry can create it again; if the file
+		// stays, the retry fails with "file exists" and that is sticky.
+		_ = l.fs.Remove(l.path(base))
 		return err
 	}
 	seg := &segment{base: base, next: base, modTime: time.Now()}
@@ -326,7 +358,9 @@ func (l *Log) syncDir(dir string) error {
 // concurrent Appends share one fdatasync. ctx cancels only the wait for
 // buffer space (MaxPendingBytes): once enqueued, the entries are written and
 // Append waits for the outcome. After a write or sync error every Append
-// fails with that error until the log is reopened.
+// fails with that error until the log is reopened, except for a full disk
+// or quota: that fails the Appends in flight with an error wrapping
+// ErrNoSpace, and later Appends try again.
 func (l *Log) Append(ctx context.Context, payloads ...[]byte) (first uint64, err error) {
 	size := 0
 	for i, p := range payloads {
@@ -426,6 +460,18 @@ func (l *Log) flusher() {
 				return
 			}
 			l.amu.Unlock()
+			if l.Fault() != nil && l.stickyErr() == nil {
+				// Out of space and idle: probe now and then, so that the
+				// fault (and an unready server) clears without traffic.
+				t := time.NewTimer(l.opts.ProbeInterval)
+				select {
+				case <-l.kick:
+				case <-t.C:
+					l.probe()
+				}
+				t.Stop()
+				continue
+			}
 			<-l.kick
 			continue
 		}
@@ -438,7 +484,11 @@ func (l *Log) flusher() {
 		err := sticky
 		if err == nil {
 			err = l.commit(b)
-			if err != nil {
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrNoSpace):
+				l.rewind(b, err)
+			default:
 				l.amu.Lock()
 				l.stickyA = err
 				l.amu.Unlock()
@@ -454,6 +504,46 @@ func (l *Log) flusher() {
 	}
 }
 
+// rewind undoes the seq assignment of b after it failed with ErrNoSpace
+// and was cut off the segment: the batch filling behind it was encoded with
+// the seqs after b's, so it fails too, and the next Append gets b.first.
+func (l *Log) rewind(b *batch, err error) {
+	l.amu.Lock()
+	p := l.pending
+	l.pending = &batch{first: b.first, next: b.first, done: make(chan struct{})}
+	l.nextSeq = b.first
+	close(l.spaceCh)
+	l.spaceCh = make(chan struct{})
+	if l.spare == nil && p.buf != nil {
+		l.spare = p.buf[:0]
+	}
+	l.amu.Unlock()
+	p.err = err
+	close(p.done)
+}
+
+// probe writes and syncs a scratch file and clears the ErrNoSpace fault if
+// that works. Called by the flusher only.
+func (l *Log) probe() {
+	name := filepath.Join(l.dir, probeName)
+	f, err := l.fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return
+	}
+	_, err = f.Write(make([]byte, probeBytes))
+	if err == nil {
+		err = l.sync(f)
+	}
+	_ = f.Close()
+	_ = l.fs.Remove(name)
+	if err == nil {
+		l.smu.Lock()
+		l.noSpace = nil
+		l.smu.Unlock()
+		l.log.Info("wal: space is back")
+	}
+}
+
 // commit writes b to the active segment (rolling first if it is full),
 // syncs it and publishes the new synced state.
 func (l *Log) commit(b *batch) error {
@@ -462,12 +552,18 @@ func (l *Log) commit(b *batch) error {
 	full := act.size >= l.opts.SegmentBytes && act.next > act.base
 	l.smu.Unlock()
 	if full {
-		// act was synced by the previous commit (invariant 4).
-		if err := l.active.Close(); err != nil {
-			return l.fail(fmt.Errorf("wal: close segment %s: %w", segmentName(act.base), err))
+		// act was synced by the previous commit (invariant 4). A roll that
+		// failed for space closed it already.
+		if l.active != nil {
+			if err := l.active.Close(); err != nil {
+				return l.fail(fmt.Errorf("wal: close segment %s: %w", segmentName(act.base), err))
+			}
+			l.active = nil
 		}
-		l.active = nil
 		if err := l.createSegment(b.first); err != nil {
+			if isNoSpace(err) {
+				return l.outOfSpace(err)
+			}
 			return l.fail(err)
 		}
 		act = l.segs[len(l.segs)-1] // only the flusher appends to segs
@@ -477,12 +573,18 @@ func (l *Log) commit(b *batch) error {
 		err = fmt.Errorf("short write of %d of %d bytes", n, len(b.buf))
 	}
 	if err != nil {
-		l.truncateBack(act)
-		return l.fail(fmt.Errorf("wal: write segment %s: %w", segmentName(act.base), err))
+		err = fmt.Errorf("wal: write segment %s: %w", segmentName(act.base), err)
+		if l.truncateBack(act) && isNoSpace(err) {
+			return l.outOfSpace(err)
+		}
+		return l.fail(err)
 	}
 	if err := l.sync(l.active); err != nil {
-		l.truncateBack(act)
-		return l.fail(fmt.Errorf("wal: sync segment %s: %w", segmentName(act.base), err))
+		err = fmt.Errorf("wal: sync segment %s: %w", segmentName(act.base), err)
+		if l.truncateBack(act) && isNoSpace(err) {
+			return l.outOfSpace(err)
+		}
+		return l.fail(err)
 	}
 	now := time.Now()
 	l.smu.Lock()
@@ -490,6 +592,7 @@ func (l *Log) commit(b *batch) error {
 	act.next = b.next
 	act.modTime = now
 	l.synced = b.next
+	l.noSpace = nil
 	l.stats.Syncs++
 	l.stats.SyncedBytes += uint64(len(b.buf))
 	close(l.syncedCh)
@@ -498,19 +601,52 @@ func (l *Log) commit(b *batch) error {
 	return nil
 }
 
-// truncateBack drops unsynced bytes after a failed write or sync, best
-// effort: after a failed fsync the page cache may hold data that never
-// reaches the disk, and it must not look valid to a later Open.
-func (l *Log) truncateBack(act *segment) {
+// truncateBack drops unsynced bytes after a failed write or sync: after a
+// failed fsync the page cache may hold data that never reaches the disk,
+// and it must not look valid to a later Open. It reports whether the
+// segment is back at its synced size, so that the next write (O_APPEND)
+// lands right after the last synced frame.
+func (l *Log) truncateBack(act *segment) bool {
 	if l.active == nil {
-		return
+		return false
 	}
 	l.smu.Lock()
 	size := act.size
 	l.smu.Unlock()
 	if err := l.active.Truncate(size); err != nil {
 		l.log.Warn("wal: truncate after failed write", "segment", segmentName(act.base), "err", err)
+		return false
 	}
+	return true
+}
+
+// outOfSpace records cause, a full disk or quota, as the log's fault until
+// a write succeeds, and returns it wrapped in ErrNoSpace. Not sticky.
+func (l *Log) outOfSpace(cause error) error {
+	err := fmt.Errorf("%w: %w", ErrNoSpace, cause)
+	l.smu.Lock()
+	l.noSpace = err
+	l.smu.Unlock()
+	l.log.Warn("wal: out of space; appends fail until space is back", "err", cause)
+	return err
+}
+
+// Fault returns why the log cannot take appends now: the sticky write
+// error (until reopen), or the last ErrNoSpace failure until a write or a
+// probe (every ProbeInterval while idle) succeeds. Nil when healthy.
+func (l *Log) Fault() error {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	if l.sticky != nil {
+		return l.sticky
+	}
+	return l.noSpace
+}
+
+func (l *Log) stickyErr() error {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	return l.sticky
 }
 
 // fail records err as the sticky error of the log and returns it.

@@ -1,8 +1,6 @@
 package streams
 
 import (
-	"os"
-	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -10,48 +8,21 @@ import (
 
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/streams/wal"
+	"github.com/hydrant-io/hydrant/streams/wal/waltest"
 )
-
-// fullFS is the OS file system with a switch that makes every write to a
-// file opened for writing fail with ENOSPC, as a full disk does.
-type fullFS struct {
-	wal.OSFS
-	full atomic.Bool
-}
-
-func (f *fullFS) OpenFile(name string, flag int, perm os.FileMode) (wal.File, error) {
-	file, err := f.OSFS.OpenFile(name, flag, perm)
-	if err != nil || flag&(os.O_WRONLY|os.O_RDWR) == 0 {
-		return file, err
-	}
-	return &fullFile{File: file, fs: f}, nil
-}
-
-type fullFile struct {
-	wal.File
-	fs *fullFS
-}
-
-func (f *fullFile) Write(p []byte) (int, error) {
-	if f.fs.full.Load() {
-		n, _ := f.File.Write(p[:len(p)/2]) // a torn write, as on a real disk
-		return n, &os.PathError{Op: "write", Path: "segment", Err: syscall.ENOSPC}
-	}
-	return f.File.Write(p)
-}
 
 // A full disk answers backpressure while it lasts, the stream reports the
 // fault, and appends succeed again once space is back, without a reopen
 // and with every acknowledged record in place.
 func TestAppend_DiskFullIsBackpressureThenRecovers(t *testing.T) {
-	fsys := &fullFS{}
+	fsys := &waltest.FullFS{}
 	opts := testOptions(t, t.TempDir())
 	opts.FS = fsys
 	s := openTest(t, opts)
 	require.NoError(t, s.Append(t.Context(), recs(3, keyN)))
 	require.NoError(t, s.Fault())
 
-	fsys.full.Store(true)
+	fsys.SetFull(true)
 	for range 2 {
 		err := s.Append(t.Context(), recs(2, keyN))
 		require.ErrorIs(t, err, record.ErrBackpressure)
@@ -60,7 +31,7 @@ func TestAppend_DiskFullIsBackpressureThenRecovers(t *testing.T) {
 	}
 	require.ErrorIs(t, s.Fault(), wal.ErrNoSpace)
 
-	fsys.full.Store(false)
+	fsys.SetFull(false)
 	later := recs(2, keyN)
 	require.NoError(t, s.Append(t.Context(), later))
 	require.Equal(t, uint64(3), later[0].Seq, "seqs continue without a gap")

@@ -2,9 +2,6 @@ package main
 
 import (
 	"net"
-	"os"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +10,7 @@ import (
 	"github.com/hydrant-io/hydrant/streams"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/streams/wal"
+	"github.com/hydrant-io/hydrant/streams/wal/waltest"
 )
 
 // /readyz lists every destination with the reason one does not answer; an
@@ -49,33 +47,6 @@ pipelines:
 	require.ErrorIs(t, err, errShuttingDown)
 }
 
-// fullFS is the OS file system with a switch that makes every write to a
-// file opened for writing fail with ENOSPC, as a full disk does.
-type fullFS struct {
-	wal.OSFS
-	full atomic.Bool
-}
-
-func (f *fullFS) OpenFile(name string, flag int, perm os.FileMode) (wal.File, error) {
-	file, err := f.OSFS.OpenFile(name, flag, perm)
-	if err != nil || flag&(os.O_WRONLY|os.O_RDWR) == 0 {
-		return file, err
-	}
-	return &fullFile{File: file, fs: f}, nil
-}
-
-type fullFile struct {
-	wal.File
-	fs *fullFS
-}
-
-func (f *fullFile) Write(p []byte) (int, error) {
-	if f.fs.full.Load() {
-		return 0, &os.PathError{Op: "write", Path: "segment", Err: syscall.ENOSPC}
-	}
-	return f.File.Write(p)
-}
-
 // A full disk is weather: appends answer backpressure (503 at the doors)
 // and /readyz fails with the reason while it lasts; once space is back
 // both recover without a restart.
@@ -91,7 +62,7 @@ pipelines:
 	// The stream of the pipeline, reopened on a file system that fills up.
 	p := a.pipelines[0]
 	orig := p.stream
-	fsys := &fullFS{}
+	fsys := &waltest.FullFS{}
 	s, err := streams.Open(t.Context(), streams.Options{Dir: t.TempDir(), Name: "events", Consumers: []string{"lake"}, FS: fsys})
 	require.NoError(t, err)
 	p.stream = s
@@ -107,7 +78,7 @@ pipelines:
 	_, err = a.ready(t.Context())
 	require.NoError(t, err)
 
-	fsys.full.Store(true)
+	fsys.SetFull(true)
 	require.ErrorIs(t, put(), record.ErrBackpressure)
 	_, err = a.ready(t.Context())
 	require.ErrorIs(t, err, wal.ErrNoSpace)
@@ -115,7 +86,7 @@ pipelines:
 	require.ErrorContains(t, err, "no space left on device")
 
 	// Space is back: the log's probe clears the fault with no traffic.
-	fsys.full.Store(false)
+	fsys.SetFull(false)
 	require.Eventually(t, func() bool {
 		_, err := a.ready(t.Context())
 		return err == nil

@@ -24,21 +24,13 @@ func TestWriteFaultsAreSticky(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			fsys := newFaultFS()
-			l, err := Open(dir, Options{FS: fsys})
-			require.NoError(t, err)
-			var want [][]byte
-			for i := range 5 {
-				p := payload("ok", i, 100)
-				_, err := l.Append(t.Context(), p)
-				require.NoError(t, err)
-				want = append(want, p)
-			}
+			l, want := openFive(t, dir, Options{FS: fsys})
 			r := l.NewReader(0)
 			defer r.Close()
 			readAllFrom(t, r, len(want))
 
 			tt.inject(fsys, l.Stats().Bytes)
-			_, err = l.Append(t.Context(), payload("bad", 0, 100), payload("bad", 1, 100))
+			_, err := l.Append(t.Context(), payload("bad", 0, 100), payload("bad", 1, 100))
 			require.Error(t, err)
 			if tt.target != nil {
 				require.ErrorIs(t, err, tt.target)
@@ -99,4 +91,20 @@ func TestRolloverFaultIsSticky(t *testing.T) {
 	require.ErrorIs(t, err, syscall.EIO)
 	require.Equal(t, uint64(1), l.SyncedSeq())
 	require.ErrorIs(t, l.Close(), syscall.EIO)
+}
+
+// openFive opens a log in dir and appends five entries of 100 bytes,
+// returned as want: the healthy start of every fault test.
+func openFive(t *testing.T, dir string, opts Options) (*Log, [][]byte) {
+	t.Helper()
+	l, err := Open(dir, opts)
+	require.NoError(t, err)
+	var want [][]byte
+	for i := range 5 {
+		p := payload("ok", i, 100)
+		_, err := l.Append(t.Context(), p)
+		require.NoError(t, err)
+		want = append(want, p)
+	}
+	return l, want
 }

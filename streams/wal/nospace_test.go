@@ -50,15 +50,7 @@ func TestNoSpaceIsRecoverable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			fsys := newFaultFS()
-			l, err := Open(dir, Options{FS: fsys, ProbeInterval: time.Hour})
-			require.NoError(t, err)
-			var want [][]byte
-			for i := range 5 {
-				p := payload("ok", i, 100)
-				_, err := l.Append(t.Context(), p)
-				require.NoError(t, err)
-				want = append(want, p)
-			}
+			l, want := openFive(t, dir, Options{FS: fsys, ProbeInterval: time.Hour})
 			r := l.NewReader(0)
 			defer r.Close()
 			readAllFrom(t, r, len(want))
@@ -66,7 +58,7 @@ func TestNoSpaceIsRecoverable(t *testing.T) {
 
 			tt.inject(fsys, l.Stats().Bytes)
 			for range 3 {
-				_, err = l.Append(t.Context(), payload("bad", 0, 100), payload("bad", 1, 100))
+				_, err := l.Append(t.Context(), payload("bad", 0, 100), payload("bad", 1, 100))
 				require.ErrorIs(t, err, ErrNoSpace)
 				require.ErrorIs(t, err, tt.cause)
 				require.ErrorIs(t, l.Fault(), ErrNoSpace)

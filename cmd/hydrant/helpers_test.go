@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -35,4 +36,12 @@ func startDelivery(tb testing.TB, a *app) {
 		wg.Go(func() { _ = p.delivery.Run(ctx) })
 	}
 	tb.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// blockStore makes a directory store's root a file, so that every write
+// to the store fails from now on.
+func blockStore(tb testing.TB, root string) {
+	tb.Helper()
+	require.NoError(tb, os.RemoveAll(root))
+	require.NoError(tb, os.WriteFile(root, []byte("not a directory"), 0o644))
 }

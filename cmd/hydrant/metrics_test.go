@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -119,9 +118,7 @@ pipelines:
         retry: { duration: 0s }
         backup: { store: local, prefix: "source/" }
 `)
-	// The store's directory is a file from now on.
-	require.NoError(t, os.RemoveAll(blocked))
-	require.NoError(t, os.WriteFile(blocked, []byte("not a directory"), 0o644))
+	blockStore(t, blocked)
 	h := a.handler()
 	var lines []string
 	const good, noKey = 40, 7

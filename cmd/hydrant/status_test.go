@@ -96,10 +96,7 @@ pipelines:
         retry: { duration: 0s }
         backup: { store: local, prefix: "source/" }
 `)
-	// The store's directory is a file from now on. so
-	// every write to "broken" fails and its records go to the backup.
-	require.NoError(t, os.RemoveAll(blocked))
-	require.NoError(t, os.WriteFile(blocked, []byte("not a directory"), 0o644))
+	blockStore(t, blocked) // every write to "broken" fails; its records go to the backup
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
 	h := a.handler()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -44,4 +45,15 @@ func blockStore(tb testing.TB, root string) {
 	tb.Helper()
 	require.NoError(tb, os.RemoveAll(root))
 	require.NoError(tb, os.WriteFile(root, []byte("not a directory"), 0o644))
+}
+
+// closedAddr is a loopback address where nothing answers: a destination
+// that is not reachable.
+func closedAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	addr := ln.Addr().String()
+	require.NoError(tb, ln.Close())
+	return addr
 }

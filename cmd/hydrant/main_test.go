@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,10 +143,7 @@ pipelines:
 // (sinks.Checker) and names the one that does not answer.
 func TestValidate_CheckConnectionsNamesTheDestinationThatDoesNotAnswer(t *testing.T) {
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closed := ln.Addr().String()
-	require.NoError(t, ln.Close()) // nothing answers there now
+	closed := closedAddr(t)
 	path := writeFile(t, "check.yaml", `server: { data_dir: `+filepath.Join(dir, "data")+` }
 stores:
   local: { type: directory, path: `+filepath.Join(dir, "lake")+` }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -128,10 +127,7 @@ func requireFirehoseError(t *testing.T, w *httptest.ResponseRecorder) {
 // /readyz stays open, but with auth on only a caller with a key sees why a
 // destination is not reachable: the reason may quote record data.
 func TestReadAuth_ReadyzHidesReasons(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closed := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	closed := closedAddr(t)
 	a := testApp(t, t.TempDir(), `server: { data_dir: "%[1]s", auth: { api_keys: [k1] } }
 stores:
   local: { type: directory, path: "%[2]s" }

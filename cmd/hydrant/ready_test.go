@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"testing"
 	"time"
 
@@ -17,10 +16,7 @@ import (
 // unreachable destination does not make the server unready (its records
 // wait in the stream), stopping does.
 func TestReady_ListsEachDestinationWithItsReason(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closed := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	closed := closedAddr(t)
 	a := testApp(t, t.TempDir(), `server: { data_dir: %[1]s }
 stores:
   local: { type: directory, path: %[2]s }

@@ -42,16 +42,7 @@ func (p *Proxy) Addr() string { return p.addr }
 // open one, until restore is called.
 func (p *Proxy) Break(t *testing.T) (restore func()) {
 	t.Helper()
-	p.mu.Lock()
-	ln := p.ln
-	p.ln = nil
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	p.mu.Unlock()
-	if ln != nil {
-		_ = ln.Close()
-	}
+	p.cut(false)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -135,8 +126,14 @@ func (p *Proxy) forward(c net.Conn) {
 
 // close stops the proxy and waits for its goroutines.
 func (p *Proxy) close() {
+	p.cut(true)
+	p.wg.Wait()
+}
+
+// cut closes the listener and every open connection; for good when final.
+func (p *Proxy) cut(final bool) {
 	p.mu.Lock()
-	p.closed = true
+	p.closed = p.closed || final
 	ln := p.ln
 	p.ln = nil
 	for c := range p.conns {
@@ -146,5 +143,4 @@ func (p *Proxy) close() {
 	if ln != nil {
 		_ = ln.Close()
 	}
-	p.wg.Wait()
 }

@@ -21,13 +21,14 @@ import (
 
 	"github.com/hydrant-io/hydrant/sinks"
 	"github.com/hydrant-io/hydrant/sinks/s3"
+	"github.com/hydrant-io/hydrant/sinks/s3/s3test"
 )
 
 // newS3Store returns a Store on the test MinIO; edit adjusts its config.
 func newS3Store(t testing.TB, edit func(*s3.Config)) *s3.Store {
 	t.Helper()
-	minioClient(t) // fail early, with the hint, when MinIO is down
-	env := loadS3Env()
+	s3test.Client(t) // fail early, with the hint, when MinIO is down
+	env := s3test.LoadEnv()
 	cfg := s3.Config{
 		Endpoint: env.Endpoint, Region: "us-east-1", PathStyle: true,
 		AccessKeyID: env.AccessKey, SecretAccessKey: env.SecretKey,
@@ -57,7 +58,7 @@ func partsOf(t testing.TB, c *minio.Client, bucket, key string) (int, int64) {
 }
 
 func TestS3StorePutOverwriteReadBack(t *testing.T) {
-	c := minioClient(t)
+	c := s3test.Client(t)
 	bucket := mustBucket(t, t.Name())
 	store := newS3Store(t, nil)
 	require.NoError(t, store.Check(t.Context()))
@@ -79,7 +80,7 @@ func TestS3StorePutOverwriteReadBack(t *testing.T) {
 }
 
 func TestS3StoreSinglePutOrMultipartAtPartBoundary(t *testing.T) {
-	c := minioClient(t)
+	c := s3test.Client(t)
 	bucket := mustBucket(t, t.Name())
 	ps := int(s3.MinPartSize)
 	tests := []struct {
@@ -198,7 +199,7 @@ func (h *heapSampler) Stop() (uint64, int) {
 
 func TestS3StoreStreamed100MiBIsMultipartWithBoundedHeap(t *testing.T) {
 	const size = 100 << 20
-	c := minioClient(t)
+	c := s3test.Client(t)
 	bucket := mustBucket(t, t.Name())
 	store := newS3Store(t, nil) // default 8 MiB parts
 
@@ -267,7 +268,7 @@ func TestS3StoreConcurrentPuts(t *testing.T) {
 
 func TestS3StoreErrorsOnMinIO(t *testing.T) {
 	bucket := mustBucket(t, t.Name())
-	env := loadS3Env()
+	env := s3test.LoadEnv()
 	tests := []struct {
 		name      string
 		edit      func(*s3.Config)

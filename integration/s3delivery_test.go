@@ -26,13 +26,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hydrant-io/hydrant/sinks/s3/s3test"
 )
 
 // s3Config writes a pipeline file whose destinations go to MinIO; body is
 // the pipelines: section.
 func s3Config(t *testing.T, dir, addr, pipelines string) string {
 	t.Helper()
-	env := loadS3Env()
+	env := s3test.LoadEnv()
 	cfg := fmt.Sprintf(`version: 1
 server:
   listen: %s

@@ -5,25 +5,21 @@ package s3_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hydrant-io/hydrant/sinks"
 	"github.com/hydrant-io/hydrant/sinks/object"
 	"github.com/hydrant-io/hydrant/sinks/s3"
+	"github.com/hydrant-io/hydrant/sinks/s3/s3test"
 	"github.com/hydrant-io/hydrant/sinks/sinktest"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
@@ -57,7 +53,7 @@ func s3Harness(cfg object.Config) sinktest.Harness {
 	cfg.Pipeline, cfg.Version = sinktest.Pipeline, 1
 	return sinktest.Harness{
 		Open: func(t *testing.T) *sinktest.Target {
-			admin := minioClient(t)
+			admin := s3test.Client(t)
 			proxy := sinktest.NewProxy(t, endpointHost(t))
 			c := cfg
 			c.Bucket = mustBucket(t, admin)
@@ -85,7 +81,7 @@ func s3Harness(cfg object.Config) sinktest.Harness {
 // TestS3_CheckMissingBucket: Check names a bucket that does not exist,
 // and so does a Write, retryably.
 func TestS3_CheckMissingBucket(t *testing.T) {
-	minioClient(t)
+	s3test.Client(t)
 	s, err := object.New(object.Config{Pipeline: sinktest.Pipeline, Bucket: "hydrant-no-such-bucket-" + randomSuffix()},
 		storeVia(t, endpointHost(t)))
 	require.NoError(t, err)
@@ -107,7 +103,7 @@ func TestS3_CheckMissingBucket(t *testing.T) {
 // smallest parts.
 func storeVia(t *testing.T, hostPort string) *s3.Store {
 	t.Helper()
-	env := loadS3Env()
+	env := s3test.LoadEnv()
 	u, err := url.Parse(env.Endpoint)
 	require.NoError(t, err)
 	store, err := s3.New(s3.Config{
@@ -150,56 +146,11 @@ func readBucket(t *testing.T, c *minio.Client, bucket string) []sinktest.Deliver
 	return out
 }
 
-// s3Env is where the tests find MinIO: HYDRANT_S3_ENDPOINT,
-// HYDRANT_S3_ACCESS_KEY and HYDRANT_S3_SECRET_KEY, defaulting to what
-// `scripts/services.sh up` starts (as in integration/s3env_test.go).
-type s3Env struct {
-	Endpoint, AccessKey, SecretKey string
-}
-
-func loadS3Env() s3Env {
-	get := func(name, def string) string {
-		if v := os.Getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	return s3Env{
-		Endpoint:  get("HYDRANT_S3_ENDPOINT", "http://127.0.0.1:9000"),
-		AccessKey: get("HYDRANT_S3_ACCESS_KEY", "minioadmin"),
-		SecretKey: get("HYDRANT_S3_SECRET_KEY", "minioadmin"),
-	}
-}
-
 func endpointHost(t *testing.T) string {
 	t.Helper()
-	u, err := url.Parse(loadS3Env().Endpoint)
+	u, err := url.Parse(s3test.LoadEnv().Endpoint)
 	require.NoError(t, err, "HYDRANT_S3_ENDPOINT")
 	return u.Host
-}
-
-// minioClient returns a client of the test MinIO, failing the test (never
-// skipping it) when MinIO does not answer.
-func minioClient(t *testing.T) *minio.Client {
-	t.Helper()
-	env := loadS3Env()
-	u, err := url.Parse(env.Endpoint)
-	require.NoError(t, err, "HYDRANT_S3_ENDPOINT")
-	c, err := minio.New(u.Host, &minio.Options{
-		Creds:        credentials.NewStaticV4(env.AccessKey, env.SecretKey, ""),
-		Secure:       u.Scheme == "https",
-		Region:       "us-east-1",
-		BucketLookup: minio.BucketLookupPath,
-		MaxRetries:   1,
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	if _, err := c.ListBuckets(ctx); err != nil {
-		t.Fatalf("MinIO is unreachable at %s (%v): run `make services-up` (scripts/services.sh up) first, "+
-			"or point HYDRANT_S3_ENDPOINT/HYDRANT_S3_ACCESS_KEY/HYDRANT_S3_SECRET_KEY at an S3 server", env.Endpoint, err)
-	}
-	return c
 }
 
 func randomSuffix() string {
@@ -214,29 +165,6 @@ func mustBucket(t *testing.T, c *minio.Client) string {
 	t.Helper()
 	bucket := "sinktest-" + randomSuffix()
 	require.NoError(t, c.MakeBucket(t.Context(), bucket, minio.MakeBucketOptions{}), "create bucket %s", bucket)
-	t.Cleanup(func() { removeBucket(t, c, bucket) })
+	t.Cleanup(func() { s3test.RemoveBucket(t, c, bucket) })
 	return bucket
-}
-
-// removeBucket deletes bucket and everything in it, best effort.
-func removeBucket(t *testing.T, c *minio.Client, bucket string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for obj := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
-		if obj.Err != nil {
-			t.Logf("cleanup: list %s: %v", bucket, obj.Err)
-			return
-		}
-		if err := c.RemoveObject(ctx, bucket, obj.Key, minio.RemoveObjectOptions{}); err != nil {
-			t.Logf("cleanup: remove %s/%s: %v", bucket, obj.Key, err)
-		}
-	}
-	for up := range c.ListIncompleteUploads(ctx, bucket, "", true) {
-		if up.Err == nil {
-			_ = c.RemoveIncompleteUpload(ctx, bucket, up.Key)
-		}
-	}
-	if err := c.RemoveBucket(ctx, bucket); err != nil && !errors.Is(err, context.Canceled) {
-		t.Logf("cleanup: remove bucket %s: %v", bucket, err)
-	}
 }

@@ -30,7 +30,7 @@ const usage = `hydrant: a self-hosted, Firehose-compatible delivery service
 
 Usage:
   hydrant serve    [--config FILE] [--listen ADDR] [--log-format text|json] [--log-level LEVEL] [--no-delivery]
-  hydrant validate --config FILE
+  hydrant validate --config FILE [--check-connections]
   hydrant put      --stream NAME [--endpoint URL] [--partition-key-field F] [FILE...]
   hydrant bench    [--records N] [--size B] [--concurrency C] [--door firehose|rest] [--keys K] ...
   hydrant version

@@ -21,22 +21,6 @@ const (
 	IcebergFailed           = "iceberg-failed"
 )
 
-// errorTypes lists every error output type, for IsErrorType.
-var errorTypes = [...]string{
-	ProcessingFailed, PartitionKeyFailed, ActivePartitionExceeded, FormatConversionFailed,
-	S3Failed, HTTPEndpointFailed, OpenSearchFailed, PostgresFailed, RedshiftFailed, IcebergFailed,
-}
-
-// IsErrorType reports whether s is one of the error output types.
-func IsErrorType(s string) bool {
-	for _, t := range errorTypes {
-		if s == t {
-			return true
-		}
-	}
-	return false
-}
-
 // ErrorCode turns an error output type into the Firehose-style error code
 // written beside each backed-up record, e.g. "s3-failed" → "S3.Failed".
 func ErrorCode(errorType string) string {

@@ -12,14 +12,3 @@ func TestErrorCode(t *testing.T) {
 		}
 	}
 }
-
-func TestIsErrorType(t *testing.T) {
-	for _, typ := range errorTypes {
-		if !IsErrorType(typ) {
-			t.Errorf("IsErrorType(%q) = false", typ)
-		}
-	}
-	if IsErrorType("directory-failed") {
-		t.Error(`IsErrorType("directory-failed") = true`)
-	}
-}

@@ -131,7 +131,8 @@ func (s *storeSet) object(name, path string) (sinks.ObjectStore, error) {
 // validate --check-connections and /readyz ask.
 type destination struct {
 	*delivery.Destination
-	// backupStore and backupBucket are checked beside the sink.
+	// backupStore and backupBucket are checked beside the sink; nil when
+	// the backup is the sink's own bucket (the default), checked already.
 	backupStore  sinks.ObjectStore
 	backupBucket string
 }
@@ -177,9 +178,18 @@ func buildDestination(ctx context.Context, env sinkEnv, pc configs.Pipeline, pp 
 			MaxPartitions:    dc.MaxActivePartitions,
 			MaxBufferedBytes: int64(dc.Buffer.MaxBytes),
 		},
-		backupStore:  backupStore,
+		backupStore:  backupStoreToCheck(dc, backupStore),
 		backupBucket: dc.Backup.Bucket,
 	}, nil
+}
+
+// backupStoreToCheck is the backup's store unless the backup is the
+// destination's own store and bucket, which the sink's check covers.
+func backupStoreToCheck(dc configs.Destination, store sinks.ObjectStore) sinks.ObjectStore {
+	if dc.Backup.Store == dc.Store && dc.Backup.Bucket == dc.Bucket {
+		return nil
+	}
+	return store
 }
 
 // check asks the destination's sink and its backup store whether they

@@ -153,6 +153,7 @@ pipelines:
     destinations:
       - { name: lake, type: directory, store: local }
       - { name: cloud, type: s3, store: gone, bucket: logs, retry: { duration: 0s } }
+      - { name: safe, type: directory, store: local, backup: { store: gone, bucket: spill } }
 `)
 	code, out, errOut := runCmd(t, "validate", "--config", path)
 	require.Equal(t, 0, code, "without the flag nothing is contacted: %s", errOut)
@@ -163,6 +164,8 @@ pipelines:
 	require.Equal(t, 1, code)
 	require.Contains(t, out, "check events/lake: ok\n")
 	require.Contains(t, out, "check events/cloud: not reachable")
+	require.Contains(t, out, "check events/safe: not reachable (delivery retries; records wait in the stream): destination safe: backup: ",
+		"a backup in another store is asked too")
 }
 
 // A schema's own mistakes are reported by validate and by serve, naming the

@@ -146,7 +146,7 @@ func (s *Partitions) Add(key string, r record.Record) ([]*record.Batch, error) {
 	}
 	if p.b.Len() == 0 {
 		p.first, p.oldest, p.since = r.Pos(), r.Arrived, s.read
-	} else if r.Arrived.Before(p.oldest) {
+	} else if earlier(r.Arrived, p.oldest) {
 		p.oldest = r.Arrived // arrival order is the log's, but clocks step
 	}
 	held := p.held
@@ -277,9 +277,16 @@ func (s *Partitions) NextDeadline() (next time.Time, ok bool) {
 func (s *Partitions) Oldest() time.Time {
 	var oldest time.Time
 	for _, p := range s.parts {
-		if oldest.IsZero() || p.oldest.Before(oldest) {
+		if earlier(p.oldest, oldest) {
 			oldest = p.oldest
 		}
 	}
 	return oldest
+}
+
+// earlier reports whether arrival t comes before u, where a zero time is
+// an unknown arrival: it is never earlier, and anything known beats it.
+// Without that rule the answer would depend on map order.
+func earlier(t, u time.Time) bool {
+	return !t.IsZero() && (u.IsZero() || t.Before(u))
 }

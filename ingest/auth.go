@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hydrant-io/hydrant/ingest/api"
 )
 
@@ -181,7 +179,6 @@ func (s *Server) matchAPIKey(key string) *apiError {
 func (s *Server) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e := s.authenticateRead(r); e != nil {
-			w.Header().Set("X-Amzn-Requestid", uuid.NewString())
 			s.writeError(w, r, "application/json", e)
 			return
 		}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/hydrant-io/hydrant/ingest/api"
 )
 
@@ -24,7 +22,6 @@ func (s *Server) GuardHost(next http.Handler, names ...string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !hostAllowed(r.Host, allowed) {
-			w.Header().Set("X-Amzn-Requestid", uuid.NewString())
 			s.writeError(w, r, "application/json", &apiError{status: http.StatusForbidden, code: api.ErrAccessDenied,
 				msg: "Host " + strconv.Quote(r.Host) + " is not allowed: this server listens on loopback and accepts only loopback names (DNS rebinding protection)"})
 			return

@@ -34,10 +34,10 @@ const maxReceiverRecords = 100_000
 func (s *Server) serveReceiver(w http.ResponseWriter, r *http.Request, stream string) {
 	reqID := r.Header.Get("X-Amz-Firehose-Request-Id")
 	fail := func(status int, format string, args ...any) {
-		writeReceiver(w, status, reqID, s.now(), fmt.Sprintf(format, args...))
+		s.writeReceiver(w, r, status, reqID, s.now(), fmt.Sprintf(format, args...))
 	}
 	if e := s.checkReceiverKey(r); e != nil {
-		writeReceiverError(w, reqID, s.now(), e)
+		s.writeReceiverError(w, r, reqID, s.now(), e)
 		return
 	}
 	if v := r.Header.Get("X-Amz-Firehose-Protocol-Version"); v != "" && v != "1.0" {
@@ -51,13 +51,13 @@ func (s *Server) serveReceiver(w http.ResponseWriter, r *http.Request, stream st
 	// hold more.
 	body, e := s.readBodyMaybeGzip(r, st, s.receiverLimit(), nil)
 	if e != nil {
-		writeReceiverError(w, reqID, s.now(), e)
+		s.writeReceiverError(w, r, reqID, s.now(), e)
 		return
 	}
 	now := s.now()
 	bodyID, recs, e := s.decodeReceiver(body, now)
 	if e != nil {
-		writeReceiverError(w, reqID, now, e)
+		s.writeReceiverError(w, r, reqID, now, e)
 		return
 	}
 	if reqID == "" {
@@ -82,7 +82,7 @@ func (s *Server) serveReceiver(w http.ResponseWriter, r *http.Request, stream st
 			return
 		}
 	}
-	writeReceiver(w, http.StatusOK, reqID, now, "")
+	s.writeReceiver(w, r, http.StatusOK, reqID, now, "")
 }
 
 // receiverLimit is the receiver door's body limit, compressed and inflated.
@@ -168,18 +168,18 @@ func (s *Server) decodeReceiverRecords(dec *json.Decoder, now time.Time) ([]reco
 }
 
 // writeReceiver writes the HTTP-endpoint protocol's response body.
-func writeReceiver(w http.ResponseWriter, status int, reqID string, now time.Time, errMsg string) {
-	writeReceiverBody(w, status, reqID, now, errMsg, "")
+func (s *Server) writeReceiver(w http.ResponseWriter, r *http.Request, status int, reqID string, now time.Time, errMsg string) {
+	s.writeReceiverBody(w, r, status, reqID, now, errMsg, "")
 }
 
 // writeReceiverError answers e in the protocol's shape (errorMessage, which
 // Firehose reads) plus the common {"__type","message"} members.
-func writeReceiverError(w http.ResponseWriter, reqID string, now time.Time, e *apiError) {
+func (s *Server) writeReceiverError(w http.ResponseWriter, r *http.Request, reqID string, now time.Time, e *apiError) {
 	w.Header().Set("X-Amzn-Errortype", e.code)
-	writeReceiverBody(w, e.status, reqID, now, e.msg, e.code)
+	s.writeReceiverBody(w, r, e.status, reqID, now, e.msg, e.code)
 }
 
-func writeReceiverBody(w http.ResponseWriter, status int, reqID string, now time.Time, errMsg, code string) {
+func (s *Server) writeReceiverBody(w http.ResponseWriter, r *http.Request, status int, reqID string, now time.Time, errMsg, code string) {
 	id, _ := json.Marshal(reqID)
 	body := `{"requestId":` + string(id) + `,"timestamp":` + strconv.FormatInt(now.UnixMilli(), 10)
 	if errMsg != "" {
@@ -195,4 +195,7 @@ func writeReceiverBody(w http.ResponseWriter, status int, reqID string, now time
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body))
+	if status != http.StatusOK {
+		s.logRefusal(r, requestID(w), status, code, errMsg, "firehose_request_id", reqID)
+	}
 }

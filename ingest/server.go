@@ -204,8 +204,7 @@ func orDefault(v, d int64) int64 {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := uuid.NewString()
-	w.Header().Set("X-Amzn-Requestid", reqID)
+	requestID(w)
 	path := r.URL.Path
 	switch {
 	case path == "/":
@@ -325,8 +324,7 @@ func (s *Server) appendError(r *http.Request, stream string, err error, notFound
 		return &apiError{status: http.StatusServiceUnavailable, code: api.ErrServiceUnavailable,
 			msg: "Slow down.", retryAfter: true}
 	default:
-		s.log.ErrorContext(r.Context(), "append failed", "stream", stream,
-			"request_id", r.Header.Get("X-Amzn-Requestid"), "err", err)
+		s.log.ErrorContext(r.Context(), "append failed", "stream", stream, "err", err)
 		return &apiError{status: http.StatusInternalServerError, code: api.ErrInternalFailure,
 			msg: "We encountered an internal error. Please try again."}
 	}
@@ -340,6 +338,7 @@ func streamNotFound(stream string, status int) *apiError {
 // writeError writes e in the common {"__type","message"} shape, with the
 // code also in X-Amzn-ErrorType, as AWS JSON services do.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, contentType string, e *apiError) {
+	id := requestID(w)
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("X-Amzn-Errortype", e.code)
@@ -353,9 +352,31 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, contentType 
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.status)
 	_, _ = w.Write(body)
-	if e.status >= 500 {
-		s.log.DebugContext(r.Context(), "request failed", "code", e.code, "status", e.status)
+	s.logRefusal(r, id, e.status, e.code, e.msg)
+}
+
+// logRefusal logs a refused request with the id the client got, so an
+// operator can find the line a user quotes; 4xx only at debug, since any
+// caller can cause them at will.
+func (s *Server) logRefusal(r *http.Request, id string, status int, code, msg string, attrs ...any) {
+	level := slog.LevelDebug
+	if status >= 500 {
+		level = slog.LevelWarn
 	}
+	s.log.Log(r.Context(), level, "request refused", append([]any{"request_id", id, "method", r.Method,
+		"path", r.URL.Path, "status", status, "code", code, "message", msg}, attrs...)...)
+}
+
+// requestID returns the response's X-Amzn-Requestid, set once per request
+// (by the first handler that answers or refuses it).
+func requestID(w http.ResponseWriter) string {
+	h := w.Header()
+	if id := h.Get("X-Amzn-Requestid"); id != "" {
+		return id
+	}
+	id := uuid.NewString()
+	h.Set("X-Amzn-Requestid", id)
+	return id
 }
 
 func writeBody(w http.ResponseWriter, contentType string, body []byte) {

@@ -183,13 +183,19 @@ type pipelineStatus struct {
 
 func getPipeline(t *testing.T, addr, name string) pipelineStatus {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/v1/pipelines/" + name)
+	var st pipelineStatus
+	getJSONInto(t, "http://"+addr+"/v1/pipelines/"+name, &st)
+	return st
+}
+
+// getJSONInto GETs url, requires 200 and decodes the body into v.
+func getJSONInto(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var st pipelineStatus
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
-	return st
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
 }
 
 // delivered returns the delivered records by destination.

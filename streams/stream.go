@@ -139,6 +139,10 @@ type Stream struct {
 	changed chan struct{}
 	closed  bool
 
+	// drainedDamage keeps what the logs of drained shards counted, so that
+	// the stream's damage counters never go down. Guarded by mu.
+	drainedDamage LogDamage
+
 	trimMu    sync.Mutex
 	droppedMu sync.Mutex
 	dropped   map[string]uint64 // records dropped by retention, per consumer

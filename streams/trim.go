@@ -42,6 +42,8 @@ type StreamStats struct {
 	// consumer that missed them.
 	DroppedRecords    uint64
 	DroppedByConsumer map[string]uint64
+	// Damage is what the shard logs found damaged and skipped.
+	Damage LogDamage
 }
 
 // snapshot returns the shards and their state under the read lock.
@@ -239,7 +241,9 @@ func (s *Stream) drain(sh *shard, why string) error {
 	}
 	s.smap = nm
 	sh.def = nm.shards[i]
-	bytes := sh.log.Stats().Bytes
+	ls := sh.log.Stats()
+	bytes := ls.Bytes
+	s.drainedDamage.add(sh.id, s.shardDir(sh.id), ls)
 	err := sh.log.Close()
 	sh.log = nil
 	if rerr := os.RemoveAll(s.shardDir(sh.id)); err == nil {
@@ -315,6 +319,7 @@ func (s *Stream) Stats() StreamStats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st.Shards = len(s.shards)
+	st.Damage.merge(s.drainedDamage)
 	for _, sh := range s.shards {
 		if !sh.def.closed {
 			st.OpenShards++
@@ -327,6 +332,7 @@ func (s *Stream) Stats() StreamStats {
 		st.Segments += ls.Segments
 		st.Syncs += ls.Syncs
 		st.SyncedBytes += ls.SyncedBytes
+		st.Damage.add(sh.id, s.shardDir(sh.id), ls)
 	}
 	return st
 }

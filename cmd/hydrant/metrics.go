@@ -118,13 +118,19 @@ var (
 		"Records a destination has not committed yet, per shard.", []string{"pipeline", "destination", "shard"}, nil)
 	descStreamBytes = prometheus.NewDesc("hydrant_stream_disk_bytes",
 		"Bytes of stream log segments on disk.", []string{"pipeline"}, nil)
+	descDamagedRegions = prometheus.NewDesc("hydrant_stream_damaged_regions_total",
+		"Damaged regions of the stream log skipped by readers (disk or file-system faults).", []string{"pipeline"}, nil)
+	descLostRecords = prometheus.NewDesc("hydrant_stream_lost_records_total",
+		"Acknowledged records in damaged regions of the stream log, unreadable.", []string{"pipeline"}, nil)
+	descQuarantined = prometheus.NewDesc("hydrant_stream_quarantined_bytes_total",
+		"Bytes of damaged log regions and cut torn tails copied to quarantine folders.", []string{"pipeline"}, nil)
 	descRetentionDropped = prometheus.NewDesc("hydrant_stream_retention_dropped_records_total",
 		"Records deleted by retention before every destination delivered them.", []string{"pipeline"}, nil)
 )
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDeliveryRecords, descDeliveryBytes, descAttempts, descFreshness, descBackup,
-		descDropped, descProcessing, descProcessingCalls, descSucceedConversion, descFailedConversion, descPartitions, descBacklog, descBacklogRecords, descStreamBytes, descRetentionDropped} {
+		descDropped, descProcessing, descProcessingCalls, descSucceedConversion, descFailedConversion, descPartitions, descBacklog, descBacklogRecords, descStreamBytes, descRetentionDropped, descDamagedRegions, descLostRecords, descQuarantined} {
 		ch <- d
 	}
 }
@@ -141,6 +147,9 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ss := p.stream.Stats()
 		gauge(descStreamBytes, float64(ss.Bytes), p.name)
 		counter(descRetentionDropped, float64(ss.DroppedRecords), p.name)
+		counter(descDamagedRegions, float64(ss.Damage.Regions), p.name)
+		counter(descLostRecords, float64(ss.Damage.LostRecords), p.name)
+		counter(descQuarantined, float64(ss.Damage.QuarantinedBytes), p.name)
 		for _, d := range p.cfg.Destinations {
 			st := p.delivery.Stats(d.Name)
 			if st == nil {

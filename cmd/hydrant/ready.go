@@ -74,6 +74,16 @@ func (a *app) checkDestinations(ctx context.Context) string {
 		more, _ := checkAll(ctx, p)
 		lines = append(lines, more...)
 	}
+	// Damage the log skipped is no reason to stop taking records (a new
+	// process would not undo it), so the server stays ready; every
+	// destination of the stream is listed as degraded, with the reason.
+	for _, p := range a.pipelines {
+		if reason := degradedReason(p.stream.Stats().Damage); reason != "" {
+			for _, d := range p.destinations {
+				lines = append(lines, fmt.Sprintf("%s/%s: degraded: %s\n", p.name, d.Name, reason))
+			}
+		}
+	}
 	return strings.Join(lines, "")
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -14,9 +15,11 @@ import (
 // are float seconds (suffix _seconds) and times RFC 3339 strings; each field
 // is documented in docs/status-api.md (status_test.go checks both).
 type pipelineStatus struct {
-	Name         string              `json:"name"`
-	Incoming     incomingStatus      `json:"incoming"`
-	Shards       []streams.ShardInfo `json:"shards"`
+	Name     string              `json:"name"`
+	Incoming incomingStatus      `json:"incoming"`
+	Shards   []streams.ShardInfo `json:"shards"`
+	// LogDamage is what the stream's log found damaged and skipped.
+	LogDamage    streams.LogDamage   `json:"log_damage"`
 	Destinations []destinationStatus `json:"destinations"`
 }
 
@@ -27,8 +30,11 @@ type incomingStatus struct {
 }
 
 type destinationStatus struct {
-	Name             string                 `json:"name"`
-	Type             string                 `json:"type"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// State is "ok" or "degraded"; StateReason says why it is degraded.
+	State            string                 `json:"state"`
+	StateReason      string                 `json:"state_reason"`
 	FreshnessSeconds float64                `json:"data_freshness_seconds"`
 	Partitions       int                    `json:"active_partitions"`
 	Backlog          []streams.ShardBacklog `json:"backlog"`
@@ -44,11 +50,16 @@ type destinationStats struct {
 
 func (a *app) status(p *pipeline) pipelineStatus {
 	ss := p.stream.Stats()
-	st := pipelineStatus{Name: p.name, Shards: p.stream.Shards(), Incoming: incomingStatus{Records: ss.AppendedRecords, Bytes: ss.AppendedBytes}}
+	st := pipelineStatus{Name: p.name, Shards: p.stream.Shards(), LogDamage: ss.Damage,
+		Incoming: incomingStatus{Records: ss.AppendedRecords, Bytes: ss.AppendedBytes}}
 	now := time.Now()
+	state, reason := "ok", degradedReason(ss.Damage)
+	if reason != "" {
+		state = "degraded"
+	}
 	for _, d := range p.cfg.Destinations {
 		// Lists are [] rather than null when empty.
-		ds := destinationStatus{Name: d.Name, Type: d.Type, Backlog: p.stream.Backlog(d.Name)}
+		ds := destinationStatus{Name: d.Name, Type: d.Type, State: state, StateReason: reason, Backlog: p.stream.Backlog(d.Name)}
 		if ds.Backlog == nil {
 			ds.Backlog = []streams.ShardBacklog{}
 		}
@@ -64,6 +75,21 @@ func (a *app) status(p *pipeline) pipelineStatus {
 		st.Destinations = append(st.Destinations, ds)
 	}
 	return st
+}
+
+// degradedReason says why the destinations of a stream whose log skipped
+// damaged records are degraded; "" when it skipped none. The damage is in
+// the stream every destination reads, so it touches all of them.
+func degradedReason(d streams.LogDamage) string {
+	if d.Regions == 0 {
+		return ""
+	}
+	msg := fmt.Sprintf("the stream log skipped %d damaged region(s) holding %d acknowledged record(s)", d.Regions, d.LostRecords)
+	if l := d.Last; l != nil {
+		msg += fmt.Sprintf("; last in shard %s, segment %s at offset %d (%s), a copy in %s",
+			l.Shard, l.Segment, l.Offset, l.Reason, l.Quarantine)
+	}
+	return msg
 }
 
 func (a *app) servePipelines(w http.ResponseWriter, _ *http.Request) {

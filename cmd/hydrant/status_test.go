@@ -71,6 +71,22 @@ func walkKeys(t *testing.T, v any) (fields, errorTypes map[string]bool) {
 	return fields, errorTypes
 }
 
+// requireDocumented fails unless every field name appears, in backquotes,
+// in docs/status-api.md.
+func requireDocumented(t *testing.T, fields map[string]bool) {
+	t.Helper()
+	doc, err := os.ReadFile(statusDoc)
+	require.NoError(t, err)
+	var undocumented []string
+	for k := range fields {
+		if !strings.Contains(string(doc), "`"+k+"`") {
+			undocumented = append(undocumented, k)
+		}
+	}
+	sort.Strings(undocumented)
+	require.Empty(t, undocumented, "fields missing from %s", statusDoc)
+}
+
 // The status API speaks one JSON style: every field name is snake_case, at
 // every depth (shards, backlog, stats, recent failures), and every one is
 // documented in docs/status-api.md.
@@ -138,16 +154,7 @@ pipelines:
 				require.True(t, fields[k], "the response has no %q", k)
 			}
 			require.Equal(t, map[string]bool{"s3-failed": true, "partition-key-failed": true}, errorTypes)
-			doc, err := os.ReadFile(statusDoc)
-			require.NoError(t, err)
-			var undocumented []string
-			for k := range fields {
-				if !strings.Contains(string(doc), "`"+k+"`") {
-					undocumented = append(undocumented, k)
-				}
-			}
-			sort.Strings(undocumented)
-			require.Empty(t, undocumented, "fields missing from %s", statusDoc)
+			requireDocumented(t, fields)
 		})
 	}
 

@@ -71,6 +71,14 @@ func TestDamagedFrameIsSkipped(t *testing.T) {
 				require.Equal(t, uint64(1), st.CorruptFrames)
 				require.Equal(t, uint64(1), st.LostSeqs)
 				require.Equal(t, uint64(end-start), st.QuarantinedBytes)
+				d := st.LastDamage
+				require.Equal(t, segmentName(0), d.Segment)
+				require.Equal(t, int64(start), d.Offset)
+				require.Equal(t, int64(end-start), d.Bytes)
+				require.Equal(t, uint64(entry), d.FirstLostSeq)
+				require.Equal(t, uint64(1), d.LostSeqs)
+				require.NotEmpty(t, d.Reason)
+				require.False(t, d.At.IsZero())
 				require.Equal(t, uint64(n), l.NextSeq())
 				// The file is untouched: nothing acknowledged is destroyed.
 				onDisk, err := os.ReadFile(filepath.Join(dir, segmentName(0)))

@@ -92,6 +92,20 @@ type Stats struct {
 	// QuarantinedBytes counts bytes copied to the quarantine folder
 	// (damaged regions and cut tails).
 	QuarantinedBytes uint64
+	// LastDamage is the damaged region counted last; zero Segment if none.
+	LastDamage Damage
+}
+
+// Damage describes a damaged region of a segment that the log skipped.
+type Damage struct {
+	Segment string `json:"segment"` // file name, in the log directory
+	Offset  int64  `json:"offset"`  // of the first damaged byte
+	Bytes   int64  `json:"bytes"`   // skipped
+	// FirstLostSeq and LostSeqs are the sequence numbers the region held.
+	FirstLostSeq uint64    `json:"first_lost_seq"`
+	LostSeqs     uint64    `json:"lost_seqs"`
+	Reason       string    `json:"reason"`
+	At           time.Time `json:"at"` // when this process first met it
 }
 
 // SegmentInfo describes one segment file.

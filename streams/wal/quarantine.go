@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // QuarantineDir is the folder, inside the log directory, that keeps copies
@@ -34,6 +35,8 @@ func (l *Log) noteDamage(f io.ReaderAt, base uint64, d damage) {
 		l.smu.Lock()
 		l.stats.CorruptFrames++
 		l.stats.LostSeqs += d.next - d.want
+		l.stats.LastDamage = Damage{Segment: segmentName(base), Offset: d.off, Bytes: d.end - d.off,
+			FirstLostSeq: d.want, LostSeqs: d.next - d.want, Reason: fmt.Sprint(d.why), At: time.Now()}
 		l.smu.Unlock()
 		l.log.Error("wal: skipping damaged bytes",
 			"segment", segmentName(base), "offset", d.off, "bytes", d.end-d.off,

@@ -218,6 +218,13 @@
   function updateDest(v, d, now, dt) {
     const st = d.stats || {};
     $(v.node, '.dtype').textContent = d.type || '';
+    // Degraded (the stream log skipped damaged records): a badge and the reason.
+    const degraded = d.state === 'degraded';
+    const se = v.m('state'), re0 = v.m('state-reason');
+    se.hidden = re0.hidden = !degraded;
+    se.classList.toggle('down', degraded);
+    setMetric(se, d.state || '', d.state || '');
+    setMetric(re0, d.state_reason || '', d.state_reason || '');
     const recs = st.delivered_records || 0, bytes = st.delivered_bytes || 0;
     let recRate = null, mbRate = null;
     if (v.prev && dt > 0 && recs >= v.prev.recs) {

@@ -3,13 +3,14 @@
 GO        ?= go
 BIN       ?= bin/hydrant
 FUZZTIME  ?= 3s
+FUZZTIME_LONG ?= 10m
 CACHE     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hydrant
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK := $(CACHE)/bin/staticcheck
 
-.PHONY: help run build wasm test unit integration fuzz fuzz-long bench lint fmt tidy-check services-up services-down clean
+.PHONY: help run build wasm test unit integration fuzz fuzz-long bench lint fmt tidy-check services-up services-down clean soak
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,8 +35,8 @@ integration: services-up ## end-to-end tests against the real binary (and real s
 fuzz: ## run every fuzz target briefly (FUZZTIME, default 3s)
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
-fuzz-long: ## every fuzz target for 2 minutes
-	FUZZTIME=2m ./scripts/fuzz.sh
+fuzz-long: ## every fuzz target for FUZZTIME_LONG (default 10 minutes; FUZZ_ONLY picks some)
+	FUZZTIME=$(FUZZTIME_LONG) ./scripts/fuzz.sh
 
 bench: ## benchmarks (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
@@ -52,6 +53,9 @@ $(STATICCHECK):
 
 tidy-check: ## go.mod and go.sum are tidy
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+
+soak: ## kill -9 / MinIO outage / disk-full soak, CYCLES=100 (not part of make test; see docs/reliability.md)
+	./scripts/soak.sh
 
 services-up: ## install and start the services the tests need (idempotent)
 	./scripts/services.sh up

@@ -7,15 +7,23 @@
 # exceeded" and no failing input (the deadline hits a worker mid-call); that
 # run is repeated once rather than failing CI. A real failure writes its
 # input under testdata/fuzz and fails.
+#
+# FUZZ_ONLY (an extended regexp matched against "package target") picks
+# some targets; FUZZ_PARALLEL sets the fuzzer's worker count (default: one
+# per core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-3s}
+only=${FUZZ_ONLY:-.}
+parallel=()
+if [ -n "${FUZZ_PARALLEL:-}" ]; then parallel=(-parallel "$FUZZ_PARALLEL"); fi
 for pkg in $(go list ./...); do
   targets=$(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true)
   for t in $targets; do
-    echo "fuzz $pkg $t ($fuzztime)"
+    echo "$pkg $t" | grep -Eq -- "$only" || continue
+    echo "fuzz $pkg $t ($fuzztime) $(date -u +%H:%M:%S)"
     for try in 1 2; do
-      if out=$(go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
+      if out=$(go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" "${parallel[@]}" "$pkg" 2>&1); then
         echo "$out" | tail -1
         break
       fi

@@ -130,9 +130,19 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case t == columnsType:
 		var cols Columns
 		d.mapping(n, path, func(k, val *yaml.Node, kpath string) {
-			var q string
-			d.decode(val, reflect.ValueOf(&q).Elem(), kpath)
-			cols = append(cols, Column{Name: k.Value, Query: q})
+			col := Column{Name: k.Value}
+			if val.Kind == yaml.MappingNode {
+				// {query: jq, type: sql type}
+				var spec struct {
+					Query string `yaml:"query"`
+					Type  string `yaml:"type"`
+				}
+				d.decode(val, reflect.ValueOf(&spec).Elem(), kpath)
+				col.Query, col.Type = spec.Query, spec.Type
+			} else {
+				d.decode(val, reflect.ValueOf(&col.Query).Elem(), kpath)
+			}
+			cols = append(cols, col)
 		})
 		v.Set(reflect.ValueOf(cols))
 	case t.Kind() == reflect.String:

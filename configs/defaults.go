@@ -171,6 +171,10 @@ func (c *Config) destinationDefaults(dp string, d *Destination) {
 	setVal(c, dp+".retry.duration", &d.Retry.Duration, retry)
 
 	switch d.Type {
+	case DestPostgres:
+		if len(d.Columns) == 0 {
+			d.Columns = Columns{DefaultPostgresColumn}
+		}
 	case DestOpenSearch:
 		setStr(c, dp+".rotation", &d.Rotation, DefaultRotation)
 	case DestHTTP:

@@ -37,7 +37,7 @@ func TestExamples_FullSpecExampleDecodesEveryDestination(t *testing.T) {
 	require.Equal(t, 256*MiB, lake.Buffer.MaxBytes)
 	require.Equal(t, "parquet", lake.Format.Type)
 	require.Equal(t, "snappy", lake.Format.Compression)
-	require.Equal(t, Columns{{"user_id", ".user_id"}, {"page", ".page"}, {"ts", ".timestamp"}}, p.Destinations[2].Columns)
+	require.Equal(t, Columns{{Name: "user_id", Query: ".user_id"}, {Name: "page", Query: ".page"}, {Name: "ts", Query: ".timestamp"}}, p.Destinations[2].Columns)
 	require.Equal(t, map[string]string{"team": "data"}, p.Destinations[4].CommonAttributes)
 	require.Equal(t, "dev-partner-key", p.Destinations[4].AccessKey)
 	require.Equal(t, []string{"dev-api-key"}, c.Server.Auth.APIKeys)

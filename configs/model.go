@@ -306,8 +306,12 @@ type Destination struct {
 	// postgres, redshift, iceberg: Table (schema.table) is required.
 	Table string `yaml:"table"`
 	// postgres, redshift: Columns map column names to jq expressions, in
-	// file order. Empty = the sink's default mapping.
+	// file order. For postgres, none means DefaultPostgresColumn; for
+	// redshift, the COPY column list (optional, as with JSON 'auto').
 	Columns Columns `yaml:"columns"`
+	// postgres: CreateTable creates the table (and its schema) from
+	// Columns when it is missing.
+	CreateTable bool `yaml:"create_table"`
 	// redshift: Staging is where batches are staged for COPY (required);
 	// CopyOptions is appended to the COPY command.
 	Staging     Location `yaml:"staging"`
@@ -399,10 +403,16 @@ type Location struct {
 type Column struct {
 	Name  string
 	Query string
+	// Type is the SQL type create_table gives the column; "" = inferred.
+	Type string
 }
 
+// DefaultPostgresColumn is a postgres destination's mapping when it
+// names no columns: the whole record into a jsonb column "data".
+var DefaultPostgresColumn = Column{Name: "data", Query: ".", Type: "jsonb"}
+
 // Columns is an ordered column mapping; in YAML a mapping
-// {column: jq expression}.
+// {column: jq expression} or {column: {query: jq expression, type: sql type}}.
 type Columns []Column
 
 // Pos returns the position of the value at path (e.g.

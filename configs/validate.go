@@ -73,7 +73,7 @@ var (
 	destKeys       = map[string][]string{
 		DestS3:         {"store", "bucket", "prefix", "format", "compression", "max_active_partitions"},
 		DestDirectory:  {"store", "bucket", "prefix", "format", "compression", "max_active_partitions"},
-		DestPostgres:   {"store", "table", "columns"},
+		DestPostgres:   {"store", "table", "columns", "create_table"},
 		DestRedshift:   {"store", "table", "columns", "staging", "copy_options"},
 		DestOpenSearch: {"store", "index", "rotation", "document_id"},
 		DestHTTP:       {"url", "access_key", "content_encoding", "common_attributes"},
@@ -362,7 +362,9 @@ func (v *validator) destination(dp string, d Destination, pipelineKeys map[strin
 		}
 	case DestPostgres, DestRedshift:
 		v.storeRef(dp+".store", d.Store, StorePostgres)
-		v.required(dp+".table", d.Table)
+		if v.required(dp+".table", d.Table) && !tableName.MatchString(d.Table) {
+			v.add(dp+".table", "invalid table %q: want name or schema.name", d.Table)
+		}
 		for i, col := range d.Columns {
 			cp := keyPath(dp+".columns", col.Name)
 			if col.Name == "" {
@@ -370,6 +372,9 @@ func (v *validator) destination(dp string, d Destination, pipelineKeys map[strin
 			}
 			if v.required(cp, col.Query) {
 				v.jq(cp, col.Query)
+			}
+			if col.Type != "" && !sqlType.MatchString(col.Type) {
+				v.add(cp+".type", "invalid SQL type %q (a type name, optionally with (n) or (p,s) and [])", col.Type)
 			}
 		}
 		if d.Type == DestRedshift {
@@ -521,6 +526,14 @@ func (v *validator) typeKeys(path, what, typ string, t reflect.Type, common []st
 	}
 	return true
 }
+
+var (
+	// tableName is name or schema.name, no quoting.
+	tableName = regexp.MustCompile(`^[^.\s"]+(\.[^.\s"]+)?$`)
+	// sqlType is a type name as create_table writes it into its DDL: the
+	// config is trusted, but it still cannot carry more than a type.
+	sqlType = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_ ]*(\(\d+(,\s*\d+)?\))?(\[\])?$`)
+)
 
 func (v *validator) required(path, val string) bool {
 	if val == "" {

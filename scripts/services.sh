@@ -8,6 +8,7 @@
 #   scripts/services.sh down        stop every service started here (by pid file)
 #   scripts/services.sh minio-stop  stop only MinIO (the S3 outage tests use it)
 #   scripts/services.sh minio-start start only MinIO and wait until ready
+#   scripts/services.sh postgres-stop / postgres-start   the same for PostgreSQL
 #   scripts/services.sh env         print the test environment as `export` lines:
 #                                   eval "$(scripts/services.sh env)"
 #
@@ -17,6 +18,11 @@
 # credentials minioadmin/minioadmin. If something already answers
 # $MINIO_URL/minio/health/ready, it is reused and never stopped by this
 # script (no pid file is written for it).
+#
+# PostgreSQL (Debian's, 15 here): a private trust cluster run as the
+# `postgres` user (Postgres refuses root) in $PG_DIR, listening on
+# 127.0.0.1:5432; DSN postgres://postgres@127.0.0.1:5432/postgres. If a
+# Postgres already answers on 5432 it is reused and never stopped here.
 #
 # Also makes sure the CLI tools the compression tests decode with (gzip,
 # unzip, zstd) and the headless browser of the dashboard test (Debian's
@@ -34,6 +40,10 @@ MINIO_URL=http://127.0.0.1:9000
 MINIO_USER=minioadmin
 MINIO_PASSWORD=minioadmin
 READY_TIMEOUT=${HYDRANT_READY_TIMEOUT:-60}
+PG_DIR=${HYDRANT_PG_DIR:-/var/lib/postgresql/hydrant-test}
+PG_PORT=5432
+PG_DSN=postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable
+PG_MARK=$STATE/postgres.started # names PG_DIR when this script started it
 
 log() { echo "services: $*" >&2; }
 
@@ -182,14 +192,75 @@ minio_stop() {
   fi
 }
 
+pg_ready() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null; }
+
+# pg_bin finds the server binaries (initdb, pg_ctl), installing Debian's
+# postgresql when they are missing.
+pg_bin() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$bin" ]; then
+    log "installing postgresql"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  echo "$bin"
+}
+
+# as_postgres runs a command as the postgres user.
+as_postgres() {
+  if [ "$(id -un)" = postgres ]; then "$@"; else as_root runuser -u postgres -- "$@"; fi
+}
+
+postgres_start() {
+  if pg_ready; then
+    log "PostgreSQL already answers on 127.0.0.1:$PG_PORT, reusing it"
+    return 0
+  fi
+  local bin
+  bin=$(pg_bin)
+  as_root mkdir -p "$PG_DIR"
+  as_root chown postgres:postgres "$PG_DIR"
+  as_root chmod 700 "$PG_DIR"
+  if [ ! -s "$PG_DIR/PG_VERSION" ]; then
+    as_postgres "$bin/initdb" -D "$PG_DIR" -U postgres --auth=trust -E UTF8 >/dev/null
+  fi
+  echo "$PG_DIR" >"$PG_MARK"
+  if ! as_postgres "$bin/pg_ctl" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t "$READY_TIMEOUT" \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PG_DIR -c fsync=on" start >/dev/null; then
+    log "PostgreSQL did not start; last lines of $PG_DIR/server.log:"
+    as_root tail -n 30 "$PG_DIR/server.log" >&2 || true
+    exit 1
+  fi
+  log "PostgreSQL ready on 127.0.0.1:$PG_PORT ($PG_DIR)"
+}
+
+postgres_stop() {
+  if [ ! -s "$PG_MARK" ]; then
+    if pg_ready; then
+      log "PostgreSQL on $PG_PORT was not started by this script; not stopping it"
+      exit 1
+    fi
+    return 0
+  fi
+  local bin
+  bin=$(pg_bin)
+  as_postgres "$bin/pg_ctl" -D "$(cat "$PG_MARK")" -m fast -w stop >/dev/null 2>&1 || true
+  rm -f "$PG_MARK"
+  log "PostgreSQL stopped"
+}
+
 cmd=${1:-up}
 case $cmd in
   up)
     ensure_tools
     ensure_readers
     minio_start
+    postgres_start
     ;;
   down)
+    [ -s "$PG_MARK" ] && postgres_stop
     if pid_alive "$MINIO_PID"; then stop_pidfile "$MINIO_PID"; else rm -f "$MINIO_PID"; fi
     for pidfile in "$STATE"/*.pid; do
       [ -e "$pidfile" ] || continue
@@ -202,13 +273,20 @@ case $cmd in
   minio-stop)
     minio_stop
     ;;
+  postgres-start)
+    postgres_start
+    ;;
+  postgres-stop)
+    postgres_stop
+    ;;
   env)
     echo "export HYDRANT_S3_ENDPOINT=${HYDRANT_S3_ENDPOINT:-$MINIO_URL}"
     echo "export HYDRANT_S3_ACCESS_KEY=${HYDRANT_S3_ACCESS_KEY:-$MINIO_USER}"
     echo "export HYDRANT_S3_SECRET_KEY=${HYDRANT_S3_SECRET_KEY:-$MINIO_PASSWORD}"
+    echo "export HYDRANT_PG_DSN='${HYDRANT_PG_DSN:-$PG_DSN}'"
     ;;
   *)
-    echo "usage: $0 up|down|minio-start|minio-stop|env" >&2
+    echo "usage: $0 up|down|minio-start|minio-stop|postgres-start|postgres-stop|env" >&2
     exit 2
     ;;
 esac

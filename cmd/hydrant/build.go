@@ -123,7 +123,7 @@ func buildPipelines(ctx context.Context, cfg *configs.Config, log *slog.Logger, 
 	if refused := checkTemplates(cfg); len(refused) > 0 {
 		errs = append(errs, refused)
 	}
-	stores := newStoreSet(cfg, log)
+	stores := newStoreSet(cfg, log, keep)
 	var out []*pipeline
 	for i, pc := range cfg.Pipelines {
 		pp := fmt.Sprintf("pipelines[%d]", i)

@@ -15,8 +15,10 @@ import (
 	"github.com/hydrant-io/hydrant/sinks/directory"
 	"github.com/hydrant-io/hydrant/sinks/discard"
 	"github.com/hydrant-io/hydrant/sinks/object"
+	"github.com/hydrant-io/hydrant/sinks/postgres"
 	"github.com/hydrant-io/hydrant/sinks/s3"
 	"github.com/hydrant-io/hydrant/streams/record"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // pipelineVersion is Firehose's DeliveryStreamVersion in object names.
@@ -47,6 +49,9 @@ func newSink(env sinkEnv) (sink sinks.Sink, errorType string, err error) {
 	case configs.DestDirectory, configs.DestS3:
 		sink, err = newObjectSink(env)
 		return sink, record.S3Failed, err
+	case configs.DestPostgres:
+		sink, err = newPostgresSink(env)
+		return sink, record.PostgresFailed, err
 	case configs.DestDiscard:
 		return discard.New(), "", nil
 	default:
@@ -74,6 +79,25 @@ func newObjectSink(env sinkEnv) (sinks.Sink, error) {
 	return sink, nil
 }
 
+// newPostgresSink is the postgres destination: COPY into a table, exactly
+// once through the checkpoint table beside it.
+func newPostgresSink(env sinkEnv) (sinks.Sink, error) {
+	dc := env.dc
+	pool, err := env.stores.postgres(dc.Store, env.path+".store")
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]postgres.Column, len(dc.Columns))
+	for i, c := range dc.Columns {
+		cols[i] = postgres.Column{Name: c.Name, Query: c.Query, Type: c.Type}
+	}
+	sink, err := postgres.New(pool, postgres.Config{Table: dc.Table, Columns: cols, CreateTable: dc.CreateTable})
+	if err != nil {
+		return nil, env.errorf("columns", "%v", err)
+	}
+	return sink, nil
+}
+
 // formatEncoder loads a destination's schema and builds its Parquet or ORC
 // encoder; nil for JSON. A schema's own problems name its file and line.
 func formatEncoder(cfg *configs.Config, f configs.Format) (*columnar.Encoder, error) {
@@ -92,11 +116,28 @@ func formatEncoder(cfg *configs.Config, f configs.Format) (*columnar.Encoder, er
 type storeSet struct {
 	cfg     *configs.Config
 	log     *slog.Logger
+	keep    func(func(context.Context) error) // receives what must be closed
 	objects map[string]sinks.ObjectStore
+	pools   map[string]*pgxpool.Pool
 }
 
-func newStoreSet(cfg *configs.Config, log *slog.Logger) *storeSet {
-	return &storeSet{cfg: cfg, log: log, objects: map[string]sinks.ObjectStore{}}
+func newStoreSet(cfg *configs.Config, log *slog.Logger, keep func(func(context.Context) error)) *storeSet {
+	return &storeSet{cfg: cfg, log: log, keep: keep, objects: map[string]sinks.ObjectStore{}, pools: map[string]*pgxpool.Pool{}}
+}
+
+// postgres returns the connection pool of the postgres store called name,
+// shared by its destinations. It connects on first use.
+func (s *storeSet) postgres(name, path string) (*pgxpool.Pool, error) {
+	if p, ok := s.pools[name]; ok {
+		return p, nil
+	}
+	p, err := postgres.NewPool(s.cfg.Stores[name].DSN)
+	if err != nil {
+		return nil, s.cfg.Errorf(path, "store %s: %v", name, err)
+	}
+	s.keep(func(context.Context) error { p.Close(); return nil })
+	s.pools[name] = p
+	return p, nil
 }
 
 // object returns the object store called name; path is the config field

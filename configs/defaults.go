@@ -175,6 +175,8 @@ func (c *Config) destinationDefaults(dp string, d *Destination) {
 		if len(d.Columns) == 0 {
 			d.Columns = Columns{DefaultPostgresColumn}
 		}
+	case DestRedshift:
+		setStr(c, dp+".load", &d.Load, RedshiftLoadCopy)
 	case DestOpenSearch:
 		setStr(c, dp+".rotation", &d.Rotation, DefaultRotation)
 	case DestHTTP:

@@ -313,9 +313,15 @@ type Destination struct {
 	// Columns when it is missing.
 	CreateTable bool `yaml:"create_table"`
 	// redshift: Staging is where batches are staged for COPY (required);
-	// CopyOptions is appended to the COPY command.
+	// CopyOptions is appended to the COPY command; IAMRole is the role
+	// Redshift reads the staging bucket with (default: the staging
+	// store's access keys); Load is copy (Redshift's COPY FROM the
+	// manifest, default) or stdin (read the staged files back and COPY
+	// FROM STDIN: the same flow on PostgreSQL).
 	Staging     Location `yaml:"staging"`
 	CopyOptions string   `yaml:"copy_options"`
+	IAMRole     string   `yaml:"iam_role"`
+	Load        string   `yaml:"load"`
 
 	// http: URL is required; AccessKey is sent as X-Amz-Firehose-Access-Key;
 	// ContentEncoding is none or gzip (default none); CommonAttributes are
@@ -406,6 +412,12 @@ type Column struct {
 	// Type is the SQL type create_table gives the column; "" = inferred.
 	Type string
 }
+
+// Load modes of a redshift destination.
+const (
+	RedshiftLoadCopy  = "copy"
+	RedshiftLoadStdin = "stdin"
+)
 
 // DefaultPostgresColumn is a postgres destination's mapping when it
 // names no columns: the whole record into a jsonb column "data".

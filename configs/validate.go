@@ -74,7 +74,7 @@ var (
 		DestS3:         {"store", "bucket", "prefix", "format", "compression", "max_active_partitions"},
 		DestDirectory:  {"store", "bucket", "prefix", "format", "compression", "max_active_partitions"},
 		DestPostgres:   {"store", "table", "columns", "create_table"},
-		DestRedshift:   {"store", "table", "columns", "staging", "copy_options"},
+		DestRedshift:   {"store", "table", "columns", "staging", "copy_options", "iam_role", "load"},
 		DestOpenSearch: {"store", "index", "rotation", "document_id"},
 		DestHTTP:       {"url", "access_key", "content_encoding", "common_attributes"},
 		DestIceberg:    {"store", "table", "format"},
@@ -383,6 +383,14 @@ func (v *validator) destination(dp string, d Destination, pipelineKeys map[strin
 				v.objectStore(sp+".store", d.Staging.Store, d.Staging.Bucket)
 			}
 			v.template(sp+".prefix", d.Staging.Prefix, plainTemplate, nil)
+			if v.enum(dp+".load", d.Load, []string{RedshiftLoadCopy, RedshiftLoadStdin}) {
+				switch st := v.c.Stores[d.Staging.Store]; {
+				case d.Load == RedshiftLoadCopy && st.Type != StoreS3:
+					v.add(sp+".store", "load: copy needs an s3 staging store: Redshift reads the staged files from S3 (load: stdin reads them back itself)")
+				case d.Load == RedshiftLoadStdin && len(d.Columns) == 0:
+					v.add(dp+".columns", "load: stdin needs columns (the table columns to load each staged document's keys into)")
+				}
+			}
 		}
 	case DestOpenSearch:
 		v.storeRef(dp+".store", d.Store, StoreOpenSearch)

@@ -122,6 +122,13 @@ type ObjectStore interface {
 	Put(ctx context.Context, bucket, key string, body io.Reader) error
 }
 
+// ObjectReader is an optional capability of an ObjectStore: Get opens an
+// object for reading (the Redshift sink's stdin load reads its staged
+// files back through it).
+type ObjectReader interface {
+	Get(ctx context.Context, bucket, key string) (io.ReadCloser, error)
+}
+
 // BucketChecker is an optional capability of an ObjectStore: CheckBucket
 // reports whether bucket answers and accepts the store's credentials.
 type BucketChecker interface {

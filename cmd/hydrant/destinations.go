@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/hydrant-io/hydrant/buffer"
@@ -52,6 +54,9 @@ func newSink(env sinkEnv) (sink sinks.Sink, errorType string, err error) {
 	case configs.DestPostgres:
 		sink, err = newPostgresSink(env)
 		return sink, record.PostgresFailed, err
+	case configs.DestRedshift:
+		sink, err = newRedshiftSink(env)
+		return sink, record.RedshiftFailed, err
 	case configs.DestDiscard:
 		return discard.New(), "", nil
 	default:
@@ -87,15 +92,66 @@ func newPostgresSink(env sinkEnv) (sinks.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	cols := make([]postgres.Column, len(dc.Columns))
-	for i, c := range dc.Columns {
-		cols[i] = postgres.Column{Name: c.Name, Query: c.Query, Type: c.Type}
-	}
-	sink, err := postgres.New(pool, postgres.Config{Table: dc.Table, Columns: cols, CreateTable: dc.CreateTable})
+	sink, err := postgres.New(pool, postgres.Config{Table: dc.Table, Columns: columns(dc.Columns), CreateTable: dc.CreateTable})
 	if err != nil {
 		return nil, env.errorf("columns", "%v", err)
 	}
 	return sink, nil
+}
+
+// newRedshiftSink is the redshift destination: stage in an object store,
+// COPY the manifest, exactly once through the same checkpoint table.
+func newRedshiftSink(env sinkEnv) (sinks.Sink, error) {
+	dc := env.dc
+	pool, err := env.stores.postgres(dc.Store, env.path+".store")
+	if err != nil {
+		return nil, err
+	}
+	staging, err := env.stores.object(dc.Staging.Store, env.path+".staging.store")
+	if err != nil {
+		return nil, err
+	}
+	creds := ""
+	if dc.Load == configs.RedshiftLoadCopy {
+		if creds, err = redshiftCredentials(dc, env.cfg.Stores[dc.Staging.Store]); err != nil {
+			return nil, env.errorf("iam_role", "%v", err)
+		}
+	}
+	sink, err := postgres.NewRedshift(pool, postgres.RedshiftConfig{
+		Table: dc.Table, Columns: columns(dc.Columns), CopyOptions: dc.CopyOptions, Credentials: creds,
+		Staging: staging, Bucket: dc.Staging.Bucket, Prefix: dc.Staging.Prefix,
+		Pipeline: env.pipeline, Version: pipelineVersion, Load: dc.Load,
+	})
+	if err != nil {
+		return nil, env.errorf("columns", "%v", err)
+	}
+	return sink, nil
+}
+
+// redshiftCredentials is what COPY's CREDENTIALS clause says: the IAM
+// role, or the staging store's keys (from the config, or the
+// environment's AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY as the store uses).
+func redshiftCredentials(dc configs.Destination, staging configs.Store) (string, error) {
+	if dc.IAMRole != "" {
+		return "aws_iam_role=" + dc.IAMRole, nil
+	}
+	id, secret := staging.AccessKeyID, staging.SecretAccessKey
+	if id == "" {
+		id, secret = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	}
+	if id == "" || secret == "" {
+		return "", errors.New("load: copy needs iam_role, or access keys on the s3 staging store (or in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), for Redshift to read the staging bucket")
+	}
+	return "aws_access_key_id=" + id + ";aws_secret_access_key=" + secret, nil
+}
+
+// columns converts the config's column mapping.
+func columns(cs configs.Columns) []postgres.Column {
+	out := make([]postgres.Column, len(cs))
+	for i, c := range cs {
+		out[i] = postgres.Column{Name: c.Name, Query: c.Query, Type: c.Type}
+	}
+	return out
 }
 
 // formatEncoder loads a destination's schema and builds its Parquet or ORC

@@ -173,6 +173,19 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body io.Reader) err
 	return permanentIfNameTooLong(s.put(ctx, bucket, key, body))
 }
 
+// Get opens <root>/<bucket>/<key> for reading.
+func (s *Store) Get(_ context.Context, bucket, key string) (io.ReadCloser, error) {
+	path, err := s.Path(bucket, key)
+	if err != nil {
+		return nil, sinks.Permanent(fmt.Errorf("get %q: %w", key, err))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("get %q: %w", key, err)
+	}
+	return f, nil
+}
+
 func (s *Store) put(ctx context.Context, bucket, key string, body io.Reader) (err error) {
 	path, err := s.Path(bucket, key)
 	if err != nil {

@@ -96,13 +96,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Sink, error) {
 	}
 	s := &Sink{pool: pool, cfg: cfg, schema: schema, name: name}
 	for _, c := range cfg.Columns {
-		q, err := gojq.Parse(c.Query)
+		code, err := compile(c)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: column %s: %w", c.Name, err)
-		}
-		code, err := gojq.Compile(q)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: column %s: %w", c.Name, err)
+			return nil, fmt.Errorf("postgres: %w", err)
 		}
 		s.codes = append(s.codes, code)
 	}
@@ -214,12 +210,34 @@ func badRecord(err error) error {
 	return sinks.Permanent(record.WithErrorType(err, record.PostgresFailed))
 }
 
-func (s *Sink) row(t *tableInfo, data []byte) ([]any, error) {
+// compile compiles a column's jq expression.
+func compile(c Column) (*gojq.Code, error) {
+	q, err := gojq.Parse(c.Query)
+	if err != nil {
+		return nil, fmt.Errorf("column %s: %w", c.Name, err)
+	}
+	code, err := gojq.Compile(q)
+	if err != nil {
+		return nil, fmt.Errorf("column %s: %w", c.Name, err)
+	}
+	return code, nil
+}
+
+// decodeJSON reads a record as one JSON document, numbers kept exact.
+func decodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("record is not a JSON document: %w", err)
+	}
+	return doc, nil
+}
+
+func (s *Sink) row(t *tableInfo, data []byte) ([]any, error) {
+	doc, err := decodeJSON(data)
+	if err != nil {
+		return nil, err
 	}
 	row := make([]any, len(t.cols))
 	for i := range t.cols {

@@ -200,6 +200,24 @@ func (s *Store) CheckBucket(ctx context.Context, bucket string) error {
 	return classify(err, "check", bucket, "", hint)
 }
 
+// Get opens bucket/key for reading; errors are classified as Put's.
+func (s *Store) Get(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
+	if err := checkNames(bucket, key); err != nil {
+		return nil, classify(err, "get", bucket, key, nil)
+	}
+	obj, err := s.client.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, classify(err, "get", bucket, key, nil)
+	}
+	// GetObject is lazy: Stat makes the request, so a missing object
+	// fails here rather than at the first Read.
+	if _, err := obj.Stat(); err != nil {
+		_ = obj.Close()
+		return nil, classify(err, "get", bucket, key, nil)
+	}
+	return obj, nil
+}
+
 // Put writes body to bucket/key, replacing any object there, reading body
 // to EOF (or to the first error). See the package doc for memory,
 // atomicity and errors.

@@ -56,7 +56,7 @@ func s3Harness(cfg object.Config) sinktest.Harness {
 			admin := s3test.Client(t)
 			proxy := sinktest.NewProxy(t, endpointHost(t))
 			c := cfg
-			c.Bucket = mustBucket(t, admin)
+			c.Bucket = s3test.Bucket(t, admin, "sinktest")
 			s, err := object.New(c, storeVia(t, proxy.Addr()))
 			require.NoError(t, err)
 			return &sinktest.Target{
@@ -157,14 +157,4 @@ func randomSuffix() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// mustBucket creates a fresh bucket and removes it with its objects and
-// pending uploads when the test ends.
-func mustBucket(t *testing.T, c *minio.Client) string {
-	t.Helper()
-	bucket := "sinktest-" + randomSuffix()
-	require.NoError(t, c.MakeBucket(t.Context(), bucket, minio.MakeBucketOptions{}), "create bucket %s", bucket)
-	t.Cleanup(func() { s3test.RemoveBucket(t, c, bucket) })
-	return bucket
 }

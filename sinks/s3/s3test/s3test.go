@@ -6,9 +6,14 @@ package s3test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"io"
 	"net/url"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +91,33 @@ func RemoveBucket(t testing.TB, c *minio.Client, bucket string) {
 	if err := c.RemoveBucket(ctx, bucket); err != nil && !errors.Is(err, context.Canceled) {
 		t.Logf("cleanup: remove bucket %s: %v", bucket, err)
 	}
+}
+
+var notBucketChars = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// Bucket creates a fresh bucket named after name with a random suffix,
+// removed with its objects and pending uploads when the test ends.
+func Bucket(t testing.TB, c *minio.Client, name string) string {
+	t.Helper()
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	base := strings.Trim(notBucketChars.ReplaceAllString(strings.ToLower(name), "-"), "-")
+	if len(base) > 40 {
+		base = strings.TrimRight(base[:40], "-")
+	}
+	bucket := "it-" + base + "-" + hex.EncodeToString(suffix[:])
+	require.NoError(t, c.MakeBucket(t.Context(), bucket, minio.MakeBucketOptions{}), "create bucket %s", bucket)
+	t.Cleanup(func() { RemoveBucket(t, c, bucket) })
+	return bucket
+}
+
+// Object reads one whole object.
+func Object(t testing.TB, c *minio.Client, bucket, key string) []byte {
+	t.Helper()
+	r, err := c.GetObject(t.Context(), bucket, key, minio.GetObjectOptions{})
+	require.NoError(t, err, "get %s/%s", bucket, key)
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	require.NoError(t, err, "read %s/%s", bucket, key)
+	return b
 }

@@ -1,0 +1,1 @@
+COPY "public"."clicks" FROM 's3://staging/redshift/manifests/2026/12/07/10/clicks-1-2026-12-07-10-30-00-6f1c1ad0-6a3e-5b8e-9a43-1c2f0e0e7a11' CREDENTIALS 'aws_iam_role=arn:aws:iam::123456789012:role/firehose-load' MANIFEST FORMAT AS JSON 'auto' GZIP

@@ -15,9 +15,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // -run TestCopySQL -update rewrites them; review the diff).
 func TestCopySQL_Golden(t *testing.T) {
 	cases := []struct {
-		name                      string
-		table                     string
-		cols                      []Column
+		name                     string
+		table                    string
+		cols                     []Column
 		manifest, creds, options string
 	}{
 		{"json_auto_gzip", `"public"."clicks"`, nil,

@@ -18,9 +18,7 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -30,7 +28,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/itchyny/gojq"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -69,7 +66,7 @@ type Sink struct {
 	cfg    Config
 	schema string // from Table; "" = the connection's current schema
 	name   string
-	codes  []*gojq.Code
+	m      *mapping
 
 	mu       sync.Mutex
 	prepared bool // the table and the checkpoint table exist; reset after a schema error
@@ -94,15 +91,11 @@ func New(pool *pgxpool.Pool, cfg Config) (*Sink, error) {
 	if len(cfg.Columns) == 0 {
 		return nil, errors.New("postgres: no columns mapped")
 	}
-	s := &Sink{pool: pool, cfg: cfg, schema: schema, name: name}
-	for _, c := range cfg.Columns {
-		code, err := compile(c)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: %w", err)
-		}
-		s.codes = append(s.codes, code)
+	m, err := newMapping(cfg.Columns)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return s, nil
+	return &Sink{pool: pool, cfg: cfg, schema: schema, name: name, m: m}, nil
 }
 
 // splitTable reads "schema.name" or "name" (no quoting: names with a dot
@@ -185,22 +178,38 @@ func (s *Sink) load(ctx context.Context, tx pgx.Tx, b *record.Batch, refused map
 
 // rows converts recs[from:] to COPY rows, leaving out the refused ones;
 // idx[i] is the index in recs of rows[i]. failed holds the records that
-// do not fit the table.
+// do not fit the table. Large batches are converted on every core.
 func (s *Sink) rows(t *tableInfo, recs []record.Record, from int, refused map[int]error) (rows [][]any, idx []int, failed map[int]error) {
+	type part struct {
+		rows   [][]any
+		idx    []int
+		failed map[int]error
+	}
+	parts := eachChunk(len(recs)-from, func(lo, hi int) part {
+		p := part{rows: make([][]any, 0, hi-lo), idx: make([]int, 0, hi-lo), failed: map[int]error{}}
+		vals := make([]any, len(t.cols))
+		for i := from + lo; i < from+hi; i++ {
+			if refused[i] != nil {
+				continue
+			}
+			row, err := s.row(t, recs[i].Data, vals)
+			if err != nil {
+				p.failed[i] = badRecord(err)
+				continue
+			}
+			p.rows = append(p.rows, row)
+			p.idx = append(p.idx, i)
+		}
+		return p
+	})
+	if len(parts) == 1 {
+		return parts[0].rows, parts[0].idx, parts[0].failed
+	}
 	failed = map[int]error{}
-	rows = make([][]any, 0, len(recs)-from)
-	idx = make([]int, 0, len(recs)-from)
-	for i := from; i < len(recs); i++ {
-		if refused[i] != nil {
-			continue
-		}
-		row, err := s.row(t, recs[i].Data)
-		if err != nil {
-			failed[i] = badRecord(err)
-			continue
-		}
-		rows = append(rows, row)
-		idx = append(idx, i)
+	for _, p := range parts {
+		rows = append(rows, p.rows...)
+		idx = append(idx, p.idx...)
+		maps.Copy(failed, p.failed)
 	}
 	return rows, idx, failed
 }
@@ -210,59 +219,20 @@ func badRecord(err error) error {
 	return sinks.Permanent(record.WithErrorType(err, record.PostgresFailed))
 }
 
-// compile compiles a column's jq expression.
-func compile(c Column) (*gojq.Code, error) {
-	q, err := gojq.Parse(c.Query)
-	if err != nil {
-		return nil, fmt.Errorf("column %s: %w", c.Name, err)
-	}
-	code, err := gojq.Compile(q)
-	if err != nil {
-		return nil, fmt.Errorf("column %s: %w", c.Name, err)
-	}
-	return code, nil
-}
-
-// decodeJSON reads a record as one JSON document, numbers kept exact.
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("record is not a JSON document: %w", err)
-	}
-	return doc, nil
-}
-
-func (s *Sink) row(t *tableInfo, data []byte) ([]any, error) {
-	doc, err := decodeJSON(data)
-	if err != nil {
+// row converts one record; vals is scratch space, one slot per column.
+func (s *Sink) row(t *tableInfo, data []byte, vals []any) ([]any, error) {
+	if err := s.m.values(data, vals); err != nil {
 		return nil, err
 	}
 	row := make([]any, len(t.cols))
 	for i := range t.cols {
 		c := &t.cols[i]
-		v, err := first(s.codes[i], doc)
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", c.name, err)
-		}
-		if row[i], err = convert(v, c); err != nil {
+		var err error
+		if row[i], err = convert(vals[i], c); err != nil {
 			return nil, fmt.Errorf("column %s: %w", c.name, err)
 		}
 	}
 	return row, nil
-}
-
-// first is the first result of code over doc; nil when it has none.
-func first(code *gojq.Code, doc any) (any, error) {
-	v, ok := code.Run(doc).Next()
-	if !ok {
-		return nil, nil
-	}
-	if err, isErr := v.(error); isErr {
-		return nil, err
-	}
-	return v, nil
 }
 
 // copyLine finds the line COPY failed on in an error's context

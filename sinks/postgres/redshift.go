@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/itchyny/gojq"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/klauspost/compress/gzip"
@@ -66,8 +65,8 @@ type RedshiftConfig struct {
 type Redshift struct {
 	pool   *pgxpool.Pool
 	cfg    RedshiftConfig
-	table  *Sink // the table name, its quoting and, for LoadStdin, the loader
-	codes  []*gojq.Code
+	table  *Sink    // the table name, its quoting and, for LoadStdin, the loader
+	m      *mapping // nil: records are staged as they are
 	reader sinks.ObjectReader
 
 	mu       sync.Mutex
@@ -104,12 +103,10 @@ func NewRedshift(pool *pgxpool.Pool, cfg RedshiftConfig) (*Redshift, error) {
 		return nil, fmt.Errorf("redshift: %w", err)
 	}
 	r := &Redshift{pool: pool, cfg: cfg, table: table}
-	for _, c := range cols {
-		code, err := compile(c)
-		if err != nil {
+	if len(cols) > 0 {
+		if r.m, err = newMapping(cols); err != nil {
 			return nil, fmt.Errorf("redshift: %w", err)
 		}
-		r.codes = append(r.codes, code)
 	}
 	if cfg.Load == LoadStdin {
 		rd, ok := cfg.Staging.(sinks.ObjectReader)
@@ -230,20 +227,16 @@ func (r *Redshift) stage(recs []record.Record, from int) (body []byte, failed ma
 // document is what is staged for one record: the record itself, or the
 // object of its mapped columns.
 func (r *Redshift) document(data []byte) ([]byte, error) {
-	if len(r.codes) == 0 {
+	if r.m == nil {
 		return data, nil
 	}
-	doc, err := decodeJSON(data)
-	if err != nil {
+	vals := make([]any, len(r.m.names))
+	if err := r.m.values(data, vals); err != nil {
 		return nil, err
 	}
-	out := make(map[string]any, len(r.codes))
-	for i, code := range r.codes {
-		v, err := first(code, doc)
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", r.cfg.Columns[i].Name, err)
-		}
-		out[r.cfg.Columns[i].Name] = v
+	out := make(map[string]any, len(vals))
+	for i, v := range vals {
+		out[r.m.names[i]] = v
 	}
 	return json.Marshal(out)
 }
@@ -400,8 +393,9 @@ func (r *Redshift) readRows(ctx context.Context, t *tableInfo, u string) ([][]an
 	sc := bufio.NewScanner(zr)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	var rows [][]any
+	vals := make([]any, len(t.cols))
 	for line := 1; sc.Scan(); line++ {
-		row, err := r.table.row(t, sc.Bytes())
+		row, err := r.table.row(t, sc.Bytes(), vals)
 		if err != nil {
 			return nil, fmt.Errorf("%s, line %d: %w", u, line, err)
 		}

@@ -76,7 +76,7 @@ func readTable(t *testing.T, admin *pgxpool.Pool, table string) []sinktest.Deliv
 }
 
 // newPool opens a pool as a postgres store does, closed with the test.
-func newPool(t *testing.T, dsn string) *pgxpool.Pool {
+func newPool(t testing.TB, dsn string) *pgxpool.Pool {
 	t.Helper()
 	p, err := postgres.NewPool(dsn)
 	require.NoError(t, err)

@@ -1,23 +1,19 @@
 package builtin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/big"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
-	"github.com/tidwall/gjson"
 
+	"github.com/hydrant-io/hydrant/internal/jsonq"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/transform"
 )
@@ -42,15 +38,11 @@ type JQMetadata struct {
 
 type jqKey struct {
 	name, meta string
-	code       *gojq.Code
-	// path is the gjson path of a plain field path such as .a.b ("a.b"),
-	// which is evaluated by scanning the record instead of decoding it
-	// whole: that is most MetadataExtraction queries, and 5-10× faster.
-	path string
+	// q answers a plain field path such as .a.b by scanning the record
+	// instead of decoding it whole: that is most MetadataExtraction
+	// queries, and 5-10× faster.
+	q *jsonq.Query
 }
-
-// plainPath matches jq expressions that are a chain of field names.
-var plainPath = regexp.MustCompile(`^\s*(\.[A-Za-z_][A-Za-z0-9_]*)+\s*$`)
 
 var _ transform.Processor = (*JQMetadata)(nil)
 
@@ -70,18 +62,11 @@ func NewJQMetadata(keys map[string]string) (*JQMetadata, error) {
 		if name == "" {
 			return nil, errors.New("jq_metadata: empty partition key name")
 		}
-		q, err := gojq.Parse(expr)
-		if err != nil {
-			return nil, fmt.Errorf("jq_metadata: key %q: parse %q: %w", name, expr, err)
-		}
-		code, err := gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return nil }))
+		q, err := jsonq.Compile(expr)
 		if err != nil {
 			return nil, fmt.Errorf("jq_metadata: key %q: compile %q: %w", name, expr, err)
 		}
-		k := jqKey{name: name, meta: record.QueryKey(name), code: code}
-		if plainPath.MatchString(expr) {
-			k.path = strings.TrimPrefix(strings.TrimSpace(expr), ".")
-		}
+		k := jqKey{name: name, meta: record.QueryKey(name), q: q}
 		p.keys = append(p.keys, k)
 	}
 	slices.SortFunc(p.keys, func(a, b jqKey) int { return strings.Compare(a.name, b.name) })
@@ -163,11 +148,15 @@ func (p *JQMetadata) extract(ctx context.Context, data []byte, base map[string]s
 	if p.plain() {
 		// gjson validates recursively: bound the nesting first, as
 		// encoding/json does, so hostile input cannot exhaust the stack.
-		if !shallowJSON(data) || !gjson.ValidBytes(data) {
-			return nil, fmt.Errorf("%w: record is not JSON (or nested deeper than %d)", ErrPartitionKeyFailed, maxJSONDepth)
+		if !jsonq.Valid(data) {
+			return nil, fmt.Errorf("%w: record is not JSON (or nested deeper than %d)", ErrPartitionKeyFailed, jsonq.MaxDepth)
 		}
 		for _, k := range p.keys {
-			s, err := scanScalar(data, k.path)
+			v, err := k.q.Scan(data)
+			if err != nil {
+				return nil, fmt.Errorf("%w: key %q: %v", ErrPartitionKeyFailed, k.name, err)
+			}
+			s, err := scalarString(v)
 			if err != nil {
 				return nil, fmt.Errorf("%w: key %q: %v", ErrPartitionKeyFailed, k.name, err)
 			}
@@ -175,36 +164,18 @@ func (p *JQMetadata) extract(ctx context.Context, data []byte, base map[string]s
 		}
 		return meta, nil
 	}
-	v, err := decodeJSON(data)
+	v, err := jsonq.Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: record is not JSON: %v", ErrPartitionKeyFailed, err)
 	}
 	for _, k := range p.keys {
-		s, err := evalScalar(ctx, k.code, v)
+		s, err := evalScalar(ctx, k.q.Code(), v)
 		if err != nil {
 			return nil, fmt.Errorf("%w: key %q: %v", ErrPartitionKeyFailed, k.name, err)
 		}
 		meta[k.meta] = s
 	}
 	return meta, nil
-}
-
-// decodeJSON parses exactly one JSON value, keeping numbers as json.Number
-// so that 64-bit ids survive intact (gojq operates on json.Number).
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		if err == io.EOF {
-			return nil, errors.New("empty data")
-		}
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the first JSON value")
-	}
-	return v, nil
 }
 
 // evalScalar runs code on v and requires exactly one scalar result.
@@ -223,87 +194,14 @@ func evalScalar(ctx context.Context, code *gojq.Code, v any) (string, error) {
 	return scalarString(first)
 }
 
-// maxJSONDepth is encoding/json's nesting limit.
-const maxJSONDepth = 10000
-
-// shallowJSON reports whether the brackets of data (outside strings) nest
-// at most maxJSONDepth deep. It does not validate anything else.
-func shallowJSON(data []byte) bool {
-	depth, inString, escaped := 0, false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '[' || c == '{':
-			if depth++; depth > maxJSONDepth {
-				return false
-			}
-		case c == ']' || c == '}':
-			depth--
-		}
-	}
-	return true
-}
-
 // plain reports whether every key is a plain field path.
 func (p *JQMetadata) plain() bool {
 	for _, k := range p.keys {
-		if k.path == "" {
+		if !k.q.Plain() {
 			return false
 		}
 	}
 	return true
-}
-
-// scanScalar evaluates a plain field path by scanning data (valid JSON) and
-// renders the value as scalarString does. Like jq, a missing field or a
-// non-object along the way yields null, which fails. (With duplicate keys
-// the scan takes the first, jq the last; JSON objects should not have them.)
-func scanScalar(data []byte, path string) (string, error) {
-	r := gjson.GetBytes(data, path)
-	switch r.Type {
-	case gjson.String:
-		return jsonUTF8(r.Str), nil
-	case gjson.Number:
-		return scalarString(json.Number(r.Raw))
-	case gjson.True, gjson.False:
-		return strconv.FormatBool(r.Bool()), nil
-	case gjson.JSON:
-		if strings.HasPrefix(r.Raw, "[") {
-			return scalarString([]any(nil))
-		}
-		return scalarString(map[string]any(nil))
-	default:
-		return scalarString(nil)
-	}
-}
-
-// jsonUTF8 replaces each byte of an invalid UTF-8 sequence with U+FFFD,
-// as encoding/json does when it decodes a string (gjson keeps the bytes).
-func jsonUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			b.WriteString("\uFFFD")
-		} else {
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
 }
 
 // scalarString renders a jq scalar as a partition key value: strings raw,

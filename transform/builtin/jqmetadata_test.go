@@ -164,9 +164,9 @@ func FuzzJQMetadata_PlainPathMatchesGojq(f *testing.F) {
 	fast, err := NewJQMetadata(map[string]string{"k": ".a.b"})
 	require.NoError(f, err)
 	require.True(f, fast.plain())
-	slow, err := NewJQMetadata(map[string]string{"k": ".a.b"})
+	slow, err := NewJQMetadata(map[string]string{"k": ".a.b | ."}) // the same query, not plain: gojq
 	require.NoError(f, err)
-	slow.keys[0].path = "" // force gojq
+	require.False(f, slow.plain())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := []record.Record{{Data: data}}
 		a, err := fast.Process(t.Context(), in)
@@ -189,5 +189,4 @@ func TestJQMetadata_DeepNestingFailsWithoutExhaustingTheStack(t *testing.T) {
 	require.Equal(t, transform.Failed, res[0].Status)
 	require.ErrorIs(t, res[0].Err, ErrPartitionKeyFailed)
 	require.Equal(t, transform.Ok, res[1].Status)
-	require.True(t, shallowJSON([]byte(`{"s":"[[[[\"]]]"}`)), "brackets inside strings do not count")
 }

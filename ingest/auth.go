@@ -170,7 +170,7 @@ func (s *Server) matchAPIKey(key string) *apiError {
 // unless server.auth.open_metrics, /metrics need an API key
 // ("Authorization: Bearer KEY" or "X-Api-Key: KEY") or a SigV4 signature
 // over the empty body. /healthz and /readyz stay open for probes, but
-// /readyz hides the reasons a destination is not reachable from callers
+// /readyz hides the reasons a destination is not ready from callers
 // without a credential: error texts may carry record-derived values.
 
 // RequireAuth wraps a read handler: with authentication on, a request

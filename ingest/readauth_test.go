@@ -71,7 +71,7 @@ func TestRequireAuth(t *testing.T) {
 // /readyz stays open; with auth on, anonymous callers see each component's
 // state without the reason, also on a 503.
 func TestReadyz_HidesReasonsFromAnonymousCallers(t *testing.T) {
-	const detail = "p/ok: ok\np/bad: not reachable (delivery retries): dial tcp: secret-bucket-from-record\n"
+	const detail = "p/ok: ok\np/bad: not ready (delivery retries): dial tcp: secret-bucket-from-record\n"
 	ready := func(context.Context) (string, error) { return detail, nil }
 	for _, tc := range []struct {
 		name string
@@ -80,8 +80,8 @@ func TestReadyz_HidesReasonsFromAnonymousCallers(t *testing.T) {
 		want string
 	}{
 		{"auth off", false, nil, "ok\n" + detail},
-		{"anonymous", true, nil, "ok\np/ok: ok\np/bad: not reachable\n"},
-		{"wrong key", true, func(r *http.Request) { r.Header.Set("X-Api-Key", "nope") }, "ok\np/ok: ok\np/bad: not reachable\n"},
+		{"anonymous", true, nil, "ok\np/ok: ok\np/bad: not ready\n"},
+		{"wrong key", true, func(r *http.Request) { r.Header.Set("X-Api-Key", "nope") }, "ok\np/ok: ok\np/bad: not ready\n"},
 		{"with key", true, func(r *http.Request) { r.Header.Set("X-Api-Key", "k1") }, "ok\n" + detail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,12 +106,12 @@ func TestReadyz_HidesReasonsFromAnonymousCallers(t *testing.T) {
 	s.Handler().ServeHTTP(w, readRequest("/readyz", nil))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.NotContains(t, w.Body.String(), "secret-bucket")
-	require.Contains(t, w.Body.String(), "p/bad: not reachable")
+	require.Contains(t, w.Body.String(), "p/bad: not ready")
 }
 
 func TestRedactDetail(t *testing.T) {
 	require.Empty(t, redactDetail(""))
 	require.Equal(t, "destinations: being checked\n", redactDetail("destinations: being checked\n"))
-	require.Equal(t, "a/b: not reachable\nc/d: ok\n",
-		redactDetail("a/b: not reachable: x: y\nno separator here\nc/d: ok"))
+	require.Equal(t, "a/b: not ready\nc/d: ok\n",
+		redactDetail("a/b: not ready: x: y\nno separator here\nc/d: ok"))
 }

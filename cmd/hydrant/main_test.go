@@ -163,8 +163,8 @@ pipelines:
 	code, out, _ = runCmd(t, "validate", "--config", path, "--check-connections")
 	require.Equal(t, 1, code)
 	require.Contains(t, out, "check events/lake: ok\n")
-	require.Contains(t, out, "check events/cloud: not reachable")
-	require.Contains(t, out, "check events/safe: not reachable (delivery retries; records wait in the stream): destination safe: backup: ",
+	require.Contains(t, out, "check events/cloud: not ready")
+	require.Contains(t, out, "check events/safe: not ready (delivery retries; records wait in the stream): destination safe: backup: ",
 		"a backup in another store is asked too")
 }
 

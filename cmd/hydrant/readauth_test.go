@@ -144,9 +144,9 @@ pipelines:
 
 	w := get(h, "/readyz", nil)
 	require.Equal(t, http.StatusOK, w.Code)
-	require.Equal(t, "ok\nevents/lake: ok\nevents/cloud: not reachable\n", w.Body.String())
+	require.Equal(t, "ok\nevents/lake: ok\nevents/cloud: not ready\n", w.Body.String())
 
 	w = get(h, "/readyz", bearer("k1"))
 	require.Equal(t, http.StatusOK, w.Code)
-	require.Contains(t, w.Body.String(), "events/cloud: not reachable (delivery retries; records wait in the stream): ")
+	require.Contains(t, w.Body.String(), "events/cloud: not ready (delivery retries; records wait in the stream): ")
 }

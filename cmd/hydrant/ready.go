@@ -67,7 +67,8 @@ func (a *app) ready(context.Context) (string, error) {
 }
 
 // checkDestinations asks every destination and reports one line each:
-// "pipeline/destination: ok" or the reason it is not reachable.
+// "pipeline/destination: ok" or the reason it is not ready (does not
+// answer, or is not set up as the config expects).
 func (a *app) checkDestinations(ctx context.Context) string {
 	var lines []string
 	for _, p := range a.pipelines {
@@ -97,7 +98,7 @@ func checkAll(ctx context.Context, p *pipeline) (lines []string, ok bool) {
 		wg.Go(func() {
 			state := "ok"
 			if err := d.check(ctx); err != nil {
-				state = "not reachable (delivery retries; records wait in the stream): " + err.Error()
+				state = "not ready (delivery retries; records wait in the stream): " + err.Error()
 				failed[i] = true
 			}
 			lines[i] = fmt.Sprintf("%s/%s: %s\n", p.name, d.Name, state)

@@ -36,7 +36,7 @@ pipelines:
 	detail, err = a.ready(t.Context())
 	require.NoError(t, err)
 	require.Contains(t, detail, "events/lake: ok\n")
-	require.Contains(t, detail, "events/cloud: not reachable")
+	require.Contains(t, detail, "events/cloud: not ready")
 
 	a.stopping.Store(true)
 	_, err = a.ready(t.Context())

@@ -64,7 +64,7 @@ YAML
   echo "== flush $size, $shards shards, $records records"
   if [ "${DRAIN:-}" = 1 ]; then
     start --no-delivery
-    ./bin/hydrant bench -endpoint "http://127.0.0.1:$port" -door rest -records "$records" -wait=false | head -2
+    ./bin/hydrant bench -endpoint "http://127.0.0.1:$port" -door rest -records "$records" -wait=false
     stop
     t0=$(date +%s.%N)
     start ""

@@ -76,7 +76,51 @@ func (q *Query) First(doc any) (v any, ok bool, err error) {
 // non-object along the way is null. (With duplicate keys the scan takes
 // the first, jq the last; JSON objects should not have them.)
 func (q *Query) Scan(data []byte) (any, error) {
-	r := gjson.GetBytes(data, q.path)
+	return value(gjson.GetBytes(data, q.path))
+}
+
+// ScanAll answers Plain queries from data, which Valid accepted, into out
+// (one slot per query): Scan's values. When every query is a top-level
+// field, the record is walked once for all of them instead of once each.
+func ScanAll(data []byte, qs []*Query, out []any) error {
+	top := true
+	for _, q := range qs {
+		top = top && !strings.Contains(q.path, ".")
+	}
+	if !top {
+		for i, q := range qs {
+			v, err := q.Scan(data)
+			if err != nil {
+				return err
+			}
+			out[i] = v
+		}
+		return nil
+	}
+	for i := range out[:len(qs)] {
+		out[i] = nil
+	}
+	found := 0
+	var err error
+	seen := make([]bool, len(qs))
+	gjson.ParseBytes(data).ForEach(func(k, v gjson.Result) bool {
+		for i, q := range qs {
+			// The first of duplicate keys wins, as with Scan.
+			if !seen[i] && q.path == k.Str {
+				seen[i] = true
+				found++
+				if out[i], err = value(v); err != nil {
+					return false
+				}
+			}
+		}
+		return found < len(qs)
+	})
+	return err
+}
+
+// value is a scanned result as Decode would give it.
+func value(r gjson.Result) (any, error) {
 	switch r.Type {
 	case gjson.String:
 		return validUTF8(r.Str), nil
@@ -117,7 +161,8 @@ const MaxDepth = 10000
 // MaxDepth deep. gjson validates recursively, so the depth is bounded
 // first: hostile input cannot exhaust the stack.
 func Valid(data []byte) bool {
-	return shallow(data) && gjson.ValidBytes(data)
+	// Each level of nesting takes a byte: shorter data cannot be deeper.
+	return (len(data) <= MaxDepth || shallow(data)) && gjson.ValidBytes(data)
 }
 
 // shallow reports whether the brackets of data (outside strings) nest at

@@ -46,6 +46,41 @@ func TestScan_MatchesDecodeAndRun(t *testing.T) {
 	require.False(t, q.Plain())
 }
 
+// ScanAll gives what Scan gives for each query, walking the record once
+// when every query is a top-level field.
+func TestScanAll_MatchesScan(t *testing.T) {
+	var top, nested []*Query
+	for _, e := range []string{".a", ".n", ".t", ".missing", ".o", ".bad"} {
+		q, err := Compile(e)
+		require.NoError(t, err)
+		top = append(top, q)
+	}
+	nested = append([]*Query{}, top...)
+	q, err := Compile(".a.b")
+	require.NoError(t, err)
+	nested = append(nested, q)
+	docs := []string{
+		`{"a":{"b":"x"},"n":12345678901234567890,"t":true,"o":{"k":[1,2]}}`,
+		"{\"bad\":\"\xff\",\"a\":1,\"a\":2}", `[1,2]`, `"s"`, `{"\u0061":"escaped key"}`,
+	}
+	for _, qs := range [][]*Query{top, nested} {
+		for _, d := range docs {
+			got := make([]any, len(qs))
+			require.NoError(t, ScanAll([]byte(d), qs, got))
+			for i, q := range qs {
+				want, err := q.Scan([]byte(d))
+				require.NoError(t, err)
+				if d == `{"\u0061":"escaped key"}` && q.path == "a" {
+					// jq reads the escaped key as "a"; the walk does too.
+					require.Equal(t, "escaped key", got[i])
+					continue
+				}
+				require.Equal(t, want, got[i], "%s on %s", q.path, d)
+			}
+		}
+	}
+}
+
 func TestDecode_OneValueExactNumbers(t *testing.T) {
 	v, err := Decode([]byte(`{"id":9007199254740993}`))
 	require.NoError(t, err)
@@ -76,12 +111,18 @@ func FuzzScan(f *testing.F) {
 		}
 		scanned, err := q.Scan([]byte(doc))
 		require.NoError(t, err)
+		all := make([]any, 1)
+		require.NoError(t, ScanAll([]byte(doc), []*Query{q}, all))
 		run, _, rerr := q.First(d)
 		if rerr != nil {
 			require.Nil(t, scanned)
+			require.Nil(t, all[0])
 			return
 		}
 		require.Equal(t, run, scanned)
+		if !strings.Contains(doc, `\u`) { // an escaped key: the walk reads it as jq does, Scan may not
+			require.Equal(t, run, all[0])
+		}
 	})
 }
 

@@ -38,14 +38,7 @@ func (m *mapping) values(data []byte, out []any) error {
 		if !jsonq.Valid(data) {
 			return fmt.Errorf("record is not a JSON document")
 		}
-		for i, q := range m.qs {
-			v, err := q.Scan(data)
-			if err != nil {
-				return fmt.Errorf("column %s: %w", m.names[i], err)
-			}
-			out[i] = v
-		}
-		return nil
+		return jsonq.ScanAll(data, m.qs, out)
 	}
 	doc, err := jsonq.Decode(data)
 	if err != nil {

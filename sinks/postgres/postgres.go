@@ -156,7 +156,8 @@ func (s *Sink) load(ctx context.Context, tx pgx.Tx, b *record.Batch, refused map
 	if err != nil {
 		return nil, err
 	}
-	done, seen, err := loaded(ctx, tx, t, b)
+	ck := rowLocked{t.checkpoint}
+	done, seen, err := ck.loaded(ctx, tx, b)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +174,7 @@ func (s *Sink) load(ctx context.Context, tx pgx.Tx, b *record.Batch, refused map
 			return nil, copyError{err: err, idx: idx}
 		}
 	}
-	return failed, commit(ctx, tx, t, b, b.Records[len(b.Records)-1].Pos())
+	return failed, ck.commit(ctx, tx, b, b.Records[len(b.Records)-1].Pos())
 }
 
 // rows converts recs[from:] to COPY rows, leaving out the refused ones;

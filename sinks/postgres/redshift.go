@@ -135,7 +135,8 @@ func (r *Redshift) Write(ctx context.Context, b *record.Batch) error {
 	}
 	var failed map[int]error
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		done, seen, err := loaded(ctx, tx, t, b)
+		ck := tableLocked{t.checkpoint}
+		done, seen, err := ck.loaded(ctx, tx, b)
 		if err != nil {
 			return err
 		}
@@ -157,7 +158,7 @@ func (r *Redshift) Write(ctx context.Context, b *record.Batch) error {
 				return err
 			}
 		}
-		return commit(ctx, tx, t, b, b.Records[len(b.Records)-1].Pos())
+		return ck.commit(ctx, tx, b, b.Records[len(b.Records)-1].Pos())
 	})
 	if err != nil {
 		return r.classify(err)
@@ -182,7 +183,7 @@ func (r *Redshift) prepare(ctx context.Context) (*tableInfo, error) {
 		if err := r.table.prepare(ctx); err != nil {
 			return nil, err
 		}
-	} else if err := ensureCheckpointTable(ctx, r.pool, t); err != nil {
+	} else if err := createCheckpoints(ctx, r.pool, t.checkpoint, false); err != nil {
 		return nil, err
 	}
 	r.prepared = true

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hydrant-io/hydrant/sinks"
-	"github.com/hydrant-io/hydrant/streams/record"
 )
 
 // errNoTable: the table does not exist. Retryable: an operator may create
@@ -43,7 +42,7 @@ func (s *Sink) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureCheckpointTable(ctx, s.pool, t); err != nil {
+	if err := createCheckpoints(ctx, s.pool, t.checkpoint, true); err != nil {
 		return err
 	}
 	s.prepared = true
@@ -154,22 +153,6 @@ func ColumnType(c Column) string {
 	return "text"
 }
 
-// ensureCheckpointTable creates the checkpoint table beside the target.
-func ensureCheckpointTable(ctx context.Context, pool *pgxpool.Pool, t *tableInfo) error {
-	err := underDDLLock(ctx, pool, `CREATE TABLE IF NOT EXISTS `+t.checkpoint+` (
-		pipeline text NOT NULL,
-		destination text NOT NULL,
-		shard text NOT NULL,
-		seq bigint NOT NULL,
-		sub integer NOT NULL,
-		updated_at timestamptz NOT NULL DEFAULT now(),
-		PRIMARY KEY (pipeline, destination, shard))`)
-	if err != nil {
-		return fmt.Errorf("postgres: create %s: %w", t.checkpoint, err)
-	}
-	return nil
-}
-
 // ddlLock is the advisory lock key Hydrant's DDL runs under: CREATE ... IF
 // NOT EXISTS is not safe against itself running at the same moment (two
 // destinations, or two nodes, creating the same table).
@@ -184,32 +167,4 @@ func underDDLLock(ctx context.Context, pool *pgxpool.Pool, sql string) error {
 		_, err := tx.Exec(ctx, sql)
 		return err
 	})
-}
-
-// loaded locks the destination's checkpoint row for b's shard and returns
-// the last position loaded; ok is false when nothing was loaded yet.
-func loaded(ctx context.Context, tx pgx.Tx, t *tableInfo, b *record.Batch) (pos record.Position, ok bool, err error) {
-	var seq int64
-	var sub int32
-	err = tx.QueryRow(ctx, `SELECT seq, sub FROM `+t.checkpoint+
-		` WHERE pipeline = $1 AND destination = $2 AND shard = $3 FOR UPDATE`,
-		b.Pipeline, b.Destination, string(b.Shard)).Scan(&seq, &sub)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return record.Position{}, false, nil
-	}
-	if err != nil {
-		return record.Position{}, false, fmt.Errorf("read checkpoint: %w", err)
-	}
-	return record.Position{Seq: uint64(seq), Sub: uint32(sub)}, true, nil
-}
-
-// commit moves the checkpoint row to last.
-func commit(ctx context.Context, tx pgx.Tx, t *tableInfo, b *record.Batch, last record.Position) error {
-	_, err := tx.Exec(ctx, `INSERT INTO `+t.checkpoint+` (pipeline, destination, shard, seq, sub) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (pipeline, destination, shard) DO UPDATE SET seq = EXCLUDED.seq, sub = EXCLUDED.sub, updated_at = now()`,
-		b.Pipeline, b.Destination, string(b.Shard), int64(last.Seq), int32(last.Sub))
-	if err != nil {
-		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	return nil
 }

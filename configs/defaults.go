@@ -16,6 +16,8 @@ const (
 	DefaultMaxBacklogBytes      = 10 * GiB
 	DefaultReadTimeout          = Duration(time.Minute)
 	DefaultIdleTimeout          = Duration(2 * time.Minute)
+	DefaultMaxConnections       = 1024
+	DefaultMaxInflightBytes     = 256 * MiB
 
 	DefaultShards    = 2
 	DefaultRetention = Duration(24 * time.Hour)
@@ -88,6 +90,8 @@ func (c *Config) applyDefaults() {
 	setVal(c, "server.limits.max_backlog_bytes", &lim.MaxBacklogBytes, DefaultMaxBacklogBytes)
 	setVal(c, "server.limits.read_timeout", &lim.ReadTimeout, DefaultReadTimeout)
 	setVal(c, "server.limits.idle_timeout", &lim.IdleTimeout, DefaultIdleTimeout)
+	setVal(c, "server.limits.max_connections", &lim.MaxConnections, DefaultMaxConnections)
+	setVal(c, "server.limits.max_inflight_bytes", &lim.MaxInflightBytes, DefaultMaxInflightBytes)
 
 	for name, s := range c.Stores {
 		if s.Type == StoreS3 {

@@ -43,7 +43,7 @@ pipelines:
 	require.Equal(t, DefaultListen, s.Listen)
 	require.Equal(t, "./var/hydrant", s.DataDir)
 	require.Equal(t, Limits{MaxRequestBytes: 5 * MiB, MaxRecordBytes: 1_024_000, MaxRecordsPerRequest: 500, MaxBacklogBytes: 10 * GiB,
-		ReadTimeout: Duration(time.Minute), IdleTimeout: Duration(2 * time.Minute)}, s.Limits)
+		ReadTimeout: Duration(time.Minute), IdleTimeout: Duration(2 * time.Minute), MaxConnections: 1024, MaxInflightBytes: 256 * MiB}, s.Limits)
 	require.False(t, s.Auth.Enabled())
 	require.Equal(t, "us-east-1", c.Stores["s3"].Region)
 

@@ -90,6 +90,13 @@ type Limits struct {
 	// IdleTimeout closes a keep-alive connection with no request for that
 	// long. Default 2m.
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConnections caps open client connections; more wait to be
+	// accepted. Default 1024.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxInflightBytes caps the request body bytes all requests hold at
+	// once (received, and inflated from gzip); past it a request answers
+	// 503 ServiceUnavailableException with Retry-After. Default 256MiB.
+	MaxInflightBytes ByteSize `yaml:"max_inflight_bytes"`
 }
 
 // Store types.

@@ -56,3 +56,10 @@ func TestServerAuth_OpenMetricsMustBeABool(t *testing.T) {
 	require.Len(t, got, 1)
 	require.Contains(t, got[0], "p.yaml:2:")
 }
+
+func TestLimits_InflightMustHoldALegalRequest(t *testing.T) {
+	errs := parseErrs(t, "server:\n  limits: { max_request_bytes: 10MiB, max_inflight_bytes: 16MiB }\n"+head, nil)
+	require.Len(t, errs, 1)
+	require.Contains(t, errs[0], "server.limits.max_inflight_bytes: must be at least twice max_request_bytes and at least 16MiB (20MiB)")
+	require.Empty(t, parseErrs(t, "server:\n  limits: { max_connections: 10, max_inflight_bytes: 16MiB }\n"+head, nil))
+}

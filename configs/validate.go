@@ -191,10 +191,17 @@ func (v *validator) server() {
 		{"server.limits.max_backlog_bytes", int64(l.MaxBacklogBytes)},
 		{"server.limits.read_timeout", int64(l.ReadTimeout)},
 		{"server.limits.idle_timeout", int64(l.IdleTimeout)},
+		{"server.limits.max_connections", int64(l.MaxConnections)},
+		{"server.limits.max_inflight_bytes", int64(l.MaxInflightBytes)},
 	} {
 		if f.n <= 0 {
 			v.add(f.path, "must be positive")
 		}
+	}
+	// One request may hold its compressed body and the inflated one, and
+	// the receiver door takes at least 8 MiB: a legal request must fit.
+	if least := max(2*l.MaxRequestBytes, 16*MiB); l.MaxInflightBytes < least && l.MaxInflightBytes > 0 {
+		v.add("server.limits.max_inflight_bytes", "must be at least twice max_request_bytes and at least 16MiB (%s), got %s", least, l.MaxInflightBytes)
 	}
 	if l.MaxRecordBytes > l.MaxRequestBytes && l.MaxRequestBytes > 0 {
 		v.add("server.limits.max_record_bytes", "must not exceed max_request_bytes (%s), got %s", l.MaxRequestBytes, l.MaxRecordBytes)

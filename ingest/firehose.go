@@ -30,13 +30,17 @@ func (s *Server) serveFirehose(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, api.ContentType, e)
 		return
 	}
-	st := s.pool.Get().(*reqState)
-	defer s.pool.Put(st)
+	st := s.state()
+	defer s.release(st)
 	var err error
-	st.body, err = readBody(r.Body, st.body, r.ContentLength, s.firehoseLimit)
+	st.body, err = readBody(metered{s, st, r.Body}, st.body, r.ContentLength, s.firehoseLimit)
 	if err != nil {
-		if errors.Is(err, errBodyTooLarge) {
+		switch {
+		case errors.Is(err, errBodyTooLarge):
 			s.writeError(w, r, api.ContentType, tooLarge("Request body exceeds %d bytes", s.firehoseLimit))
+			return
+		case errors.Is(err, errBusy):
+			s.writeError(w, r, api.ContentType, busy())
 			return
 		}
 		s.writeError(w, r, api.ContentType, decodeError("Could not read request body: %v", err))

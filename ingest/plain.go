@@ -63,8 +63,8 @@ func (s *Server) servePlain(w http.ResponseWriter, r *http.Request, stream strin
 	partial, _ := strconv.ParseBool(q.Get("partial"))
 	keyField := q.Get("partition_key_field")
 
-	st := s.pool.Get().(*reqState)
-	defer s.pool.Put(st)
+	st := s.state()
+	defer s.release(st)
 	var verify func([]byte) *apiError
 	if needsSigV4 {
 		verify = func(raw []byte) *apiError { return s.verifySigV4(r, raw) }
@@ -199,7 +199,7 @@ func (s *Server) readBodyMaybeGzip(r *http.Request, st *reqState, limit int64, v
 	switch enc {
 	case "", "identity":
 		var err error
-		st.body, err = readBody(r.Body, st.body, r.ContentLength, limit)
+		st.body, err = readBody(metered{s, st, r.Body}, st.body, r.ContentLength, limit)
 		if err != nil {
 			return nil, bodyReadError(err, limit, "")
 		}
@@ -211,7 +211,7 @@ func (s *Server) readBodyMaybeGzip(r *http.Request, st *reqState, limit int64, v
 		return st.body, nil
 	case "gzip", "x-gzip":
 		var err error
-		st.raw, err = readBody(r.Body, st.raw, r.ContentLength, limit)
+		st.raw, err = readBody(metered{s, st, r.Body}, st.raw, r.ContentLength, limit)
 		if err != nil {
 			return nil, bodyReadError(err, limit, "compressed ")
 		}
@@ -228,10 +228,13 @@ func (s *Server) readBodyMaybeGzip(r *http.Request, st *reqState, limit int64, v
 		if err != nil {
 			return nil, invalidArg("invalid gzip body: %v", err)
 		}
-		st.body, err = readBody(st.gz, st.body, -1, limit)
+		st.body, err = readBody(metered{s, st, st.gz}, st.body, -1, limit)
 		if err != nil {
-			if errors.Is(err, errBodyTooLarge) {
+			switch {
+			case errors.Is(err, errBodyTooLarge):
 				return nil, tooLarge("decompressed body exceeds %d bytes", limit)
+			case errors.Is(err, errBusy):
+				return nil, busy()
 			}
 			return nil, invalidArg("invalid gzip body: %v", err)
 		}
@@ -244,6 +247,9 @@ func (s *Server) readBodyMaybeGzip(r *http.Request, st *reqState, limit int64, v
 func bodyReadError(err error, limit int64, what string) *apiError {
 	if errors.Is(err, errBodyTooLarge) {
 		return tooLarge("%sbody exceeds %d bytes", what, limit)
+	}
+	if errors.Is(err, errBusy) {
+		return busy()
 	}
 	return invalidArg("could not read request body: %v", err)
 }

@@ -44,8 +44,8 @@ func (s *Server) serveReceiver(w http.ResponseWriter, r *http.Request, stream st
 		fail(http.StatusBadRequest, "unsupported X-Amz-Firehose-Protocol-Version %q, want 1.0", v)
 		return
 	}
-	st := s.pool.Get().(*reqState)
-	defer s.pool.Put(st)
+	st := s.state()
+	defer s.release(st)
 	// Compressed and inflated bytes are both bounded (inflated bytes are
 	// counted as they are read): a small gzip body cannot make the server
 	// hold more.

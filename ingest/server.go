@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,6 +83,12 @@ type Limits struct {
 	// MaxBatchDataBytes caps the decoded data of one PutRecordBatch.
 	// Default 4 MiB, as Firehose.
 	MaxBatchDataBytes int64
+	// MaxInflightBytes caps the request body bytes (received, and
+	// inflated from gzip) all requests hold at once; past it a request
+	// answers 503 ServiceUnavailableException with Retry-After. Default
+	// 256 MiB. Keep it at least twice the largest body a door takes (the
+	// config enforces that), or a legal request can never fit.
+	MaxInflightBytes int64
 }
 
 // Default limits.
@@ -89,6 +96,7 @@ const (
 	DefaultMaxRequestBytes      = 5 << 20
 	DefaultMaxRecordBytes       = 1_024_000
 	DefaultMaxRecordsPerRequest = 500
+	DefaultMaxInflightBytes     = 256 << 20
 	DefaultMaxBatchDataBytes    = 4 << 20
 )
 
@@ -129,6 +137,8 @@ type Server struct {
 	log           *slog.Logger
 	now           func() time.Time
 	pool          sync.Pool // *reqState
+	// inflight counts the body bytes requests hold now (MaxInflightBytes).
+	inflight atomic.Int64
 }
 
 // reqState holds one request's reusable buffers.
@@ -139,6 +149,46 @@ type reqState struct {
 	out  []byte
 	gz   *gzip.Reader
 	errs []api.LineError
+	// held is what this request counts in Server.inflight.
+	held int64
+}
+
+// state takes a request's buffers; release gives them back, and the body
+// bytes they held back to the in-flight budget.
+func (s *Server) state() *reqState { return s.pool.Get().(*reqState) }
+
+func (s *Server) release(st *reqState) {
+	s.inflight.Add(-st.held)
+	st.held = 0
+	s.pool.Put(st)
+}
+
+// errBusy: the in-flight body budget is spent.
+var errBusy = errors.New("too many request bytes in flight")
+
+// metered counts what is read from r against the in-flight budget.
+type metered struct {
+	s  *Server
+	st *reqState
+	r  io.Reader
+}
+
+func (m metered) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if n > 0 {
+		if m.s.inflight.Add(int64(n)) > m.s.lim.MaxInflightBytes {
+			m.s.inflight.Add(-int64(n))
+			return n, errBusy
+		}
+		m.st.held += int64(n)
+	}
+	return n, err
+}
+
+// busy answers a request that found the in-flight budget spent.
+func busy() *apiError {
+	return &apiError{status: http.StatusServiceUnavailable, code: api.ErrServiceUnavailable,
+		msg: "Slow down: the server holds its limit of request bytes in flight (server.limits.max_inflight_bytes).", retryAfter: true}
 }
 
 // New validates opts and returns a Server.
@@ -147,7 +197,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("ingest: Options.Streams is required")
 	}
 	l := opts.Limits
-	for _, v := range []int64{l.MaxRequestBytes, l.MaxRecordBytes, l.MaxRecordsPerRequest, l.MaxBatchDataBytes} {
+	for _, v := range []int64{l.MaxRequestBytes, l.MaxRecordBytes, l.MaxRecordsPerRequest, l.MaxBatchDataBytes, l.MaxInflightBytes} {
 		if v < 0 {
 			return nil, fmt.Errorf("ingest: negative limit %d", v)
 		}
@@ -156,6 +206,7 @@ func New(opts Options) (*Server, error) {
 	l.MaxRecordBytes = orDefault(l.MaxRecordBytes, DefaultMaxRecordBytes)
 	l.MaxRecordsPerRequest = orDefault(l.MaxRecordsPerRequest, DefaultMaxRecordsPerRequest)
 	l.MaxBatchDataBytes = orDefault(l.MaxBatchDataBytes, DefaultMaxBatchDataBytes)
+	l.MaxInflightBytes = orDefault(l.MaxInflightBytes, DefaultMaxInflightBytes)
 	for id, secret := range opts.AWSCredentials {
 		if id == "" || secret == "" {
 			return nil, errors.New("ingest: AWS credentials need an access key id and a secret")

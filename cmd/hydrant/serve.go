@@ -9,10 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+
 	"os"
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/hydrant-io/hydrant/configs"
 	"github.com/hydrant-io/hydrant/ingest/admin"
@@ -88,14 +91,28 @@ func reportConfigError(stderr io.Writer, err error) error {
 	return err
 }
 
+// listen opens the server's listener. Past maxConns open connections, new
+// ones wait in the kernel's accept queue until one closes: each costs
+// buffers and a goroutine.
+func listen(addr string, maxConns int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if maxConns > 0 {
+		ln = netutil.LimitListener(ln, maxConns)
+	}
+	return ln, nil
+}
+
 // run serves until ctx is cancelled, then shuts down in order: stop taking
 // requests (in-flight ones finish, so every acknowledged record is on
 // disk), drain delivery and commit checkpoints, close the streams.
 func (a *app) run(ctx context.Context, stdout io.Writer) error {
-	ln, err := net.Listen("tcp", a.cfg.Server.Listen)
+	ln, err := listen(a.cfg.Server.Listen, a.cfg.Server.Limits.MaxConnections)
 	if err != nil {
 		a.close()
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	srv := newHTTPServer(a.publicHandler(), a.cfg.Server.Limits, a.log)
 	fmt.Fprintf(stdout, "hydrant %s listening on http://%s (Firehose API at /, batch door at /v1/streams/{stream}/records)\n", version, ln.Addr())

@@ -78,3 +78,37 @@ func TestServe_IdleConnectionIsClosed(t *testing.T) {
 	require.NoError(t, err, "closed by the server when idle")
 	require.Empty(t, strings.TrimSpace(string(rest)))
 }
+
+// server.limits.max_connections: past it a connection is not accepted
+// until an accepted one closes.
+func TestServe_ConnectionCap(t *testing.T) {
+	ln, err := listen("127.0.0.1:0", 2)
+	require.NoError(t, err)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 3)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	for range 3 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+	}
+	first, second := <-accepted, <-accepted
+	defer second.Close()
+	select {
+	case c := <-accepted:
+		c.Close()
+		t.Fatal("a third connection was accepted while two were open")
+	case <-time.After(300 * time.Millisecond):
+	}
+	require.NoError(t, first.Close())
+	third := <-accepted // would hang (and time out the test) if never accepted
+	require.NoError(t, third.Close())
+}

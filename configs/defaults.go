@@ -17,7 +17,10 @@ const (
 	DefaultReadTimeout          = Duration(time.Minute)
 	DefaultIdleTimeout          = Duration(2 * time.Minute)
 	DefaultMaxConnections       = 1024
-	DefaultMaxInflightBytes     = 256 * MiB
+	// DefaultRedshiftCopyOptions reads what the redshift sink stages:
+	// gzip'd JSON lines.
+	DefaultRedshiftCopyOptions = "FORMAT AS JSON 'auto' GZIP"
+	DefaultMaxInflightBytes    = 256 * MiB
 
 	DefaultShards    = 2
 	DefaultRetention = Duration(24 * time.Hour)
@@ -181,6 +184,7 @@ func (c *Config) destinationDefaults(dp string, d *Destination) {
 		}
 	case DestRedshift:
 		setStr(c, dp+".load", &d.Load, RedshiftLoadCopy)
+		setStr(c, dp+".copy_options", &d.CopyOptions, DefaultRedshiftCopyOptions)
 	case DestOpenSearch:
 		setStr(c, dp+".rotation", &d.Rotation, DefaultRotation)
 	case DestHTTP:

@@ -394,6 +394,8 @@ func (v *validator) destination(dp string, d Destination, pipelineKeys map[strin
 				switch st := v.c.Stores[d.Staging.Store]; {
 				case d.Load == RedshiftLoadCopy && st.Type != StoreS3:
 					v.add(sp+".store", "load: copy needs an s3 staging store: Redshift reads the staged files from S3 (load: stdin reads them back itself)")
+				case d.Load == RedshiftLoadCopy && !strings.Contains(strings.ToUpper(d.CopyOptions), "GZIP"):
+					v.add(dp+".copy_options", "must include GZIP: the staged files are gzip'd JSON lines (default %q)", DefaultRedshiftCopyOptions)
 				case d.Load == RedshiftLoadStdin && len(d.Columns) == 0:
 					v.add(dp+".columns", "load: stdin needs columns (the table columns to load each staged document's keys into)")
 				}
@@ -544,7 +546,7 @@ func (v *validator) typeKeys(path, what, typ string, t reflect.Type, common []st
 
 var (
 	// tableName is name or schema.name, no quoting.
-	tableName = regexp.MustCompile(`^[^.\s"]+(\.[^.\s"]+)?$`)
+	tableName = regexp.MustCompile(`^[^.\s",]+(\.[^.\s",]+)?$`)
 	// sqlType is a type name as create_table writes it into its DDL: the
 	// config is trusted, but it still cannot carry more than a type.
 	sqlType = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_ ]*(\(\d+(,\s*\d+)?\))?(\[\])?$`)

@@ -142,7 +142,13 @@ func redshiftCredentials(dc configs.Destination, staging configs.Store) (string,
 	if id == "" || secret == "" {
 		return "", errors.New("load: copy needs iam_role, or access keys on the s3 staging store (or in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), for Redshift to read the staging bucket")
 	}
-	return "aws_access_key_id=" + id + ";aws_secret_access_key=" + secret, nil
+	creds := "aws_access_key_id=" + id + ";aws_secret_access_key=" + secret
+	if staging.AccessKeyID == "" {
+		if token := os.Getenv("AWS_SESSION_TOKEN"); token != "" {
+			creds += ";token=" + token // temporary credentials
+		}
+	}
+	return creds, nil
 }
 
 // columns converts the config's column mapping.

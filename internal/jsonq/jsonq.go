@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -25,8 +26,9 @@ import (
 type Query struct {
 	code *gojq.Code
 	// path is the gjson path of a plain field chain (".a.b" -> "a.b"),
-	// "" for any other expression.
+	// "" for any other expression; keys are its fields.
 	path string
+	keys []string
 }
 
 // plainPath matches jq expressions that are a chain of field names.
@@ -46,6 +48,7 @@ func Compile(expr string) (*Query, error) {
 	out := &Query{code: code}
 	if plainPath.MatchString(expr) {
 		out.path = strings.TrimPrefix(strings.TrimSpace(expr), ".")
+		out.keys = strings.Split(out.path, ".")
 	}
 	return out, nil
 }
@@ -72,11 +75,37 @@ func (q *Query) First(doc any) (v any, ok bool, err error) {
 
 // Scan answers a Plain query from data, which Valid accepted: the value
 // Decode and First would give (a string, json.Number, bool, nil, or for
-// an object or array its decoded form). Like jq, a missing field or a
-// non-object along the way is null. (With duplicate keys the scan takes
-// the first, jq the last; JSON objects should not have them.)
+// an object or array its decoded form), and jq's error where jq fails:
+// a field of a number, string, boolean or array. A missing field, or a
+// field of null, is null. (With duplicate keys the scan takes the first,
+// jq the last; JSON objects should not have them.)
 func (q *Query) Scan(data []byte) (any, error) {
-	return value(gjson.GetBytes(data, q.path))
+	r := gjson.ParseBytes(data)
+	for _, key := range q.keys {
+		switch {
+		case r.IsObject():
+			r = r.Get(key)
+		case !r.Exists() || r.Type == gjson.Null:
+			return nil, nil
+		default:
+			return nil, notObject(r, key)
+		}
+	}
+	return value(r)
+}
+
+// notObject is jq's error for indexing a non-object with a field.
+func notObject(r gjson.Result, key string) error {
+	kind := "a number"
+	switch {
+	case r.IsArray():
+		kind = "an array"
+	case r.Type == gjson.String:
+		kind = "a string"
+	case r.Type == gjson.True || r.Type == gjson.False:
+		kind = "a boolean"
+	}
+	return fmt.Errorf("cannot index %s with %q", kind, key)
 }
 
 // ScanAll answers Plain queries from data, which Valid accepted, into out
@@ -100,10 +129,17 @@ func ScanAll(data []byte, qs []*Query, out []any) error {
 	for i := range out[:len(qs)] {
 		out[i] = nil
 	}
+	doc := gjson.ParseBytes(data)
+	if !doc.IsObject() {
+		if doc.Type == gjson.Null || len(qs) == 0 {
+			return nil
+		}
+		return notObject(doc, qs[0].path)
+	}
 	found := 0
 	var err error
 	seen := make([]bool, len(qs))
-	gjson.ParseBytes(data).ForEach(func(k, v gjson.Result) bool {
+	doc.ForEach(func(k, v gjson.Result) bool {
 		for i, q := range qs {
 			// The first of duplicate keys wins, as with Scan.
 			if !seen[i] && q.path == k.Str {

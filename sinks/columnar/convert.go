@@ -725,3 +725,22 @@ func fastDecimal(text []byte, p, s int) (int64, bool) {
 	}
 	return n, true
 }
+
+// SplitDecimal reads a JSON number (or numeric text) exactly as unscaled ×
+// 10^exp. It refuses exponents past six digits, so that 1e999999 cannot
+// make a caller allocate a million digits.
+func SplitDecimal(text string) (unscaled *big.Int, exp int, ok bool) {
+	n, ok := splitNumber(text)
+	if !ok {
+		return nil, 0, false
+	}
+	digits := n.digits
+	if digits == "" {
+		digits = "0"
+	}
+	unscaled, _ = new(big.Int).SetString(digits, 10)
+	if n.neg {
+		unscaled.Neg(unscaled)
+	}
+	return unscaled, n.exp, true
+}

@@ -229,3 +229,25 @@ func daysFromCivil(y, m, d int) int64 {
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return int64(era)*146097 + int64(doe) - 719468
 }
+
+// EpochMicros reads epoch seconds, or milliseconds when above 10^11 in
+// magnitude, exactly (no float rounding), as microseconds since the epoch:
+// the rule every sink applies to numbers bound for a timestamp.
+func EpochMicros(text string) (int64, error) {
+	us, err := parseEpoch(text)
+	if err != nil {
+		return 0, err
+	}
+	return us, nil
+}
+
+// TimestampMicros reads a timestamp string as the columnar formats do:
+// RFC 3339 (or the layouts above, without a zone meaning UTC) or an epoch
+// number as text; microseconds since the epoch.
+func TimestampMicros(text string) (int64, error) {
+	us, err := parseTimeText(strings.TrimSpace(text))
+	if err != nil {
+		return 0, err
+	}
+	return us, nil
+}

@@ -33,6 +33,15 @@ func createCheckpoints(ctx context.Context, pool *pgxpool.Pool, table string, po
 	sql := `CREATE TABLE IF NOT EXISTS ` + table + checkpointDDL
 	var err error
 	if postgres {
+		// CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when
+		// the table exists: a role with DML grants only must get by.
+		var exists bool
+		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&exists); err != nil {
+			return fmt.Errorf("postgres: look up %s: %w", table, err)
+		}
+		if exists {
+			return nil
+		}
 		err = underDDLLock(ctx, pool, sql)
 	} else {
 		_, err = pool.Exec(ctx, sql)

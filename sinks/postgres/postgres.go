@@ -130,7 +130,6 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 			return err
 		})
 		if err == nil {
-			maps.Copy(failed, refused)
 			if len(failed) > 0 {
 				return &sinks.BatchError{Failed: failed}
 			}
@@ -138,14 +137,24 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 		}
 		var ce copyError
 		if errors.As(err, &ce) && ctx.Err() == nil {
-			if i, ok := ce.record(); ok {
+			if i, ok := ce.record(); ok && len(refused) < maxRefused {
 				refused[i] = badRecord(fmt.Errorf("refused by PostgreSQL: %w", ce.err))
 				continue
+			}
+			if len(refused) >= maxRefused {
+				// So many rows refused one by one is a table problem (a
+				// NOT NULL column the config does not map, say), not bad
+				// records: retried, so an operator can fix it.
+				err = fmt.Errorf("PostgreSQL refused %d rows of this batch one after another, the last: %w", len(refused)+1, err)
 			}
 		}
 		return s.classify(err)
 	}
 }
+
+// maxRefused bounds how many rows one Write takes out one at a time; each
+// costs a round of the transaction.
+const maxRefused = 16
 
 // load is one Write transaction. The table is described inside it, so
 // values are converted to the types the COPY meets, even right after the
@@ -166,9 +175,17 @@ func (s *Sink) load(ctx context.Context, tx pgx.Tx, b *record.Batch, refused map
 		from++
 	}
 	if from == len(b.Records) {
-		return nil, nil // all in the table already
+		return nil, nil // all in the table already (another writer of the shard, or a retry)
 	}
 	rows, idx, failed := s.rows(t, b.Records, from, refused)
+	// The records refused in an earlier round fail with their reason,
+	// unless they are at or below the checkpoint: then another writer of
+	// the shard has decided them already.
+	for i, err := range refused {
+		if i >= from {
+			failed[i] = err
+		}
+	}
 	if len(rows) > 0 {
 		if _, err := tx.CopyFrom(ctx, t.copyName, t.names, pgx.CopyFromRows(rows)); err != nil {
 			return nil, copyError{err: err, idx: idx}
@@ -276,6 +293,9 @@ func dataError(code string) bool {
 // forgets the table's description after an error that may come from a
 // changed table, so that the next attempt reads it again.
 func (s *Sink) classify(err error) error {
+	if errors.Is(err, errNoTable) {
+		s.forget() // with create_table, the next Write creates it again
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {

@@ -3,8 +3,11 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,4 +140,95 @@ func TestPostgres_CheckNamesTheProblem(t *testing.T) {
 	s, err = postgres.New(pool, postgres.Config{Table: schema + ".t", Columns: cols})
 	require.NoError(t, err)
 	require.ErrorContains(t, s.Check(t.Context()), "has no column missing")
+}
+
+// Two writers of one shard (a lease moving between nodes) load the same
+// batch, one row of which PostgreSQL refuses: every good row is loaded
+// once, and neither writer fails.
+func TestPostgres_TwoWritersOfAShard(t *testing.T) {
+	admin := pgtest.Admin(t)
+	table := pgtest.Schema(t, admin) + ".events"
+	_, err := admin.Exec(t.Context(), "CREATE TABLE "+table+" (id bigint CHECK (id <> 2))")
+	require.NoError(t, err)
+	cfg := postgres.Config{Table: table, Columns: []postgres.Column{{Name: "id", Query: ".id"}}}
+	a, err := postgres.New(newPool(t, pgtest.DSN()), cfg)
+	require.NoError(t, err)
+	b, err := postgres.New(newPool(t, pgtest.DSN()), cfg)
+	require.NoError(t, err)
+	for round := range 10 {
+		docs := []string{}
+		for i := 1; i <= 3; i++ {
+			docs = append(docs, fmt.Sprintf(`{"id":%d}`, round*10+i))
+		}
+		bt := batch(docs...)
+		for i := range bt.Records {
+			bt.Records[i].Seq = uint64(round*3 + i)
+		}
+		bt.First, bt.Last = uint64(round*3), uint64(round*3+2)
+		errs := make(chan error, 2)
+		for _, s := range []*postgres.Sink{a, b} {
+			go func() { errs <- s.Write(t.Context(), bt) }()
+		}
+		for range 2 {
+			if err := <-errs; err != nil && round == 0 {
+				var be *sinks.BatchError
+				require.True(t, errors.As(err, &be), "%v", err)
+			} else if round > 0 {
+				require.NoError(t, err)
+			}
+		}
+	}
+	var n, distinct int
+	require.NoError(t, admin.QueryRow(t.Context(), "SELECT count(*), count(DISTINCT id) FROM "+table).Scan(&n, &distinct))
+	require.Equal(t, 29, n, "30 records, one refused")
+	require.Equal(t, n, distinct)
+}
+
+// create_table and the checkpoint table need no more than a role that
+// can create in its schema; a role with DML grants only loads into tables
+// that exist. A table dropped under a create_table sink is made again.
+func TestPostgres_LeastPrivilegeRoles(t *testing.T) {
+	admin := pgtest.Admin(t)
+	schema := pgtest.Schema(t, admin)
+	suffix := strings.TrimPrefix(schema, "t_")
+	creator, loader := "creator_"+suffix, "loader_"+suffix
+	for _, r := range []string{creator, loader} {
+		_, err := admin.Exec(t.Context(), "CREATE ROLE "+r+" LOGIN")
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			_, _ = admin.Exec(context.Background(), "DROP OWNED BY "+r)
+			_, _ = admin.Exec(context.Background(), "DROP ROLE "+r)
+		})
+	}
+	_, err := admin.Exec(t.Context(), fmt.Sprintf("GRANT USAGE, CREATE ON SCHEMA %s TO %s; GRANT USAGE ON SCHEMA %s TO %s", schema, creator, schema, loader))
+	require.NoError(t, err)
+	asRole := func(role string) string {
+		u, err := url.Parse(pgtest.DSN())
+		require.NoError(t, err)
+		u.User = url.User(role)
+		return u.String()
+	}
+	cols := []postgres.Column{{Name: "id", Query: ".id", Type: "bigint"}}
+	c, err := postgres.New(newPool(t, asRole(creator)), postgres.Config{Table: schema + ".made", Columns: cols, CreateTable: true})
+	require.NoError(t, err)
+	require.NoError(t, c.Write(t.Context(), batch(`{"id":1}`)))
+
+	// The loader may only write the tables, the checkpoints included.
+	_, err = admin.Exec(t.Context(), fmt.Sprintf("GRANT SELECT, INSERT, UPDATE ON %s.made, %s.hydrant_checkpoints TO %s", schema, schema, loader))
+	require.NoError(t, err)
+	l, err := postgres.New(newPool(t, asRole(loader)), postgres.Config{Table: schema + ".made", Columns: cols})
+	require.NoError(t, err)
+	b := batch(`{"id":1}`, `{"id":2}`)
+	b.Shard = "shardId-000000000001"
+	require.NoError(t, l.Write(t.Context(), b))
+
+	// Dropped: the creator's next Writes make it again.
+	_, err = admin.Exec(t.Context(), "DROP TABLE "+schema+".made")
+	require.NoError(t, err)
+	b = batch(`{"id":1}`, `{"id":2}`, `{"id":3}`)
+	b.Shard = "shardId-000000000002"
+	require.Eventually(t, func() bool { return c.Write(t.Context(), b) == nil }, 10*time.Second, 50*time.Millisecond)
+	var n int
+	require.NoError(t, admin.QueryRow(t.Context(), "SELECT count(*) FROM "+schema+".made").Scan(&n))
+	require.Equal(t, 3, n)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/hydrant-io/hydrant/internal/jsonq"
 	"github.com/hydrant-io/hydrant/sinks"
 	"github.com/hydrant-io/hydrant/sinks/prefix"
 	"github.com/hydrant-io/hydrant/streams/record"
@@ -135,7 +136,7 @@ func (r *Redshift) Write(ctx context.Context, b *record.Batch) error {
 	}
 	var failed map[int]error
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		ck := tableLocked{t.checkpoint}
+		ck := r.checkpoints(t)
 		done, seen, err := ck.loaded(ctx, tx, b)
 		if err != nil {
 			return err
@@ -190,6 +191,16 @@ func (r *Redshift) prepare(ctx context.Context) (*tableInfo, error) {
 	return t, nil
 }
 
+// checkpoints is Redshift's table-locking SQL for the COPY load; the stdin
+// load runs on PostgreSQL, where a table lock would make every postgres
+// destination writing the same schema wait: it locks the row instead.
+func (r *Redshift) checkpoints(t *tableInfo) checkpoints {
+	if r.cfg.Load == LoadStdin {
+		return rowLocked{t.checkpoint}
+	}
+	return tableLocked{t.checkpoint}
+}
+
 func (r *Redshift) checkpointTable() string {
 	if r.table.schema == "" {
 		return pgx.Identifier{CheckpointTable}.Sanitize()
@@ -229,6 +240,10 @@ func (r *Redshift) stage(recs []record.Record, from int) (body []byte, failed ma
 // object of its mapped columns.
 func (r *Redshift) document(data []byte) ([]byte, error) {
 	if r.m == nil {
+		// One bad line would fail the whole COPY: refuse it here, alone.
+		if !jsonq.Valid(data) {
+			return nil, errors.New("record is not a JSON document")
+		}
 		return data, nil
 	}
 	vals := make([]any, len(r.m.names))

@@ -117,9 +117,6 @@ func (s *Sink) quoted() string {
 // create makes the schema and the table from the column list.
 func (s *Sink) create(ctx context.Context) error {
 	var b strings.Builder
-	if s.schema != "" {
-		fmt.Fprintf(&b, "CREATE SCHEMA IF NOT EXISTS %s;\n", pgx.Identifier{s.schema}.Sanitize())
-	}
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (", s.quoted())
 	for i, c := range s.cfg.Columns {
 		if i > 0 {
@@ -128,10 +125,31 @@ func (s *Sink) create(ctx context.Context) error {
 		fmt.Fprintf(&b, "%s %s", pgx.Identifier{c.Name}.Sanitize(), ColumnType(c))
 	}
 	b.WriteString(")")
-	if err := underDDLLock(ctx, s.pool, b.String()); err != nil {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := ddlLock(ctx, tx); err != nil {
+			return err
+		}
+		// CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
+		// when the schema exists: only ask for it when it is missing.
+		if s.schema != "" {
+			var exists bool
+			if err := tx.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", pgx.Identifier{s.schema}.Sanitize()).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{s.schema}.Sanitize()); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := tx.Exec(ctx, b.String())
+		return err
+	})
+	if err != nil {
 		var pe *pgconn.PgError
-		if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "42") {
-			// A bad type name in the config: no retry fixes it.
+		if errors.As(err, &pe) && (pe.Code == "42601" || pe.Code == "42704") {
+			// A bad type name in the config (syntax error, undefined
+			// object): no retry fixes it. Privileges may be granted.
 			err = sinks.Permanent(err)
 		}
 		return fmt.Errorf("postgres: create table %s: %w", s.cfg.Table, err)
@@ -153,18 +171,24 @@ func ColumnType(c Column) string {
 	return "text"
 }
 
-// ddlLock is the advisory lock key Hydrant's DDL runs under: CREATE ... IF
+// ddlLockKey is the advisory lock key Hydrant's DDL runs under: CREATE ... IF
 // NOT EXISTS is not safe against itself running at the same moment (two
 // destinations, or two nodes, creating the same table).
-const ddlLock = 0x487964726e74 // "Hydrnt"
+const ddlLockKey = 0x487964726e74 // "Hydrnt"
 
 // underDDLLock runs sql in a transaction holding the advisory lock.
 func underDDLLock(ctx context.Context, pool *pgxpool.Pool, sql string) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(ddlLock)); err != nil {
+		if err := ddlLock(ctx, tx); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, sql)
 		return err
 	})
+}
+
+// ddlLock takes the advisory DDL lock for tx's lifetime.
+func ddlLock(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(ddlLockKey))
+	return err
 }

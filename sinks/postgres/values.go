@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/hydrant-io/hydrant/sinks/columnar"
 )
 
 // column is one mapped column as the table declares it.
@@ -90,25 +92,16 @@ func convert(v any, c *column) (any, error) {
 		return n, nil
 	case oidFloat4, oidFloat8:
 		if f, ok := toFloat(v); ok {
+			if c.oid == oidFloat4 && math.Abs(f) > math.MaxFloat32 && !math.IsInf(f, 0) {
+				return nil, fmt.Errorf("%s is out of range for %s", describe(v), c.typ)
+			}
 			return f, nil
 		}
 	case oidNumeric:
-		var s string
-		switch x := v.(type) {
-		case json.Number:
-			s = x.String()
-		case string:
-			s = strings.TrimSpace(x)
-		case int:
-			s = strconv.Itoa(x)
-		case float64:
-			s = strconv.FormatFloat(x, 'g', -1, 64)
-		case *big.Int:
-			s = x.String()
-		}
-		var n pgtype.Numeric
-		if s != "" && n.Scan(s) == nil {
-			return n, nil
+		if text, ok := numberText(v); ok {
+			if n, exp, ok := columnar.SplitDecimal(text); ok {
+				return pgtype.Numeric{Int: n, Exp: int32(exp), Valid: true}, nil
+			}
 		}
 	case oidText, oidVarchar, oidBPChar:
 		s, ok := v.(string)
@@ -133,12 +126,16 @@ func convert(v any, c *column) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.oid == oidJSONB && strings.Contains(string(b), `\u0000`) {
+		if c.oid == oidJSONB && hasNUL(v) {
 			return nil, errors.New(`\u0000 in a jsonb value, which PostgreSQL cannot store`)
 		}
 		return b, nil
-	case oidDate, oidTimestamp, oidTimestamptz:
-		if t, ok := toTime(v, c.oid == oidDate); ok {
+	case oidDate:
+		if t, ok := toDate(v); ok {
+			return t, nil
+		}
+	case oidTimestamp, oidTimestamptz:
+		if t, ok := toTime(v); ok {
 			return t, nil
 		}
 	case oidUUID:
@@ -163,39 +160,57 @@ func intRange(oid uint32) (lo, hi int64) {
 	return math.MinInt64, math.MaxInt64
 }
 
-// toInt accepts integral numbers and strings that hold one.
+// toInt accepts integral numbers and strings that hold one, read exactly
+// (1e3 and 5.0 are integers; 1.00000000000000000001 is not).
 func toInt(v any) (int64, bool) {
 	switch x := v.(type) {
-	case json.Number:
-		return parseInt(x.String())
-	case string:
-		return parseInt(strings.TrimSpace(x))
 	case int:
 		return int64(x), true
 	case float64:
 		if x == math.Trunc(x) && x >= math.MinInt64 && x < math.MaxInt64 {
 			return int64(x), true
 		}
+		return 0, false
 	case *big.Int:
-		if x.IsInt64() {
-			return x.Int64(), true
-		}
+		return x.Int64(), x.IsInt64()
 	}
-	return 0, false
-}
-
-// parseInt reads an integer, also written with a zero fraction or an
-// exponent (JSON writers emit 1e3 or 5.0 for integral values).
-func parseInt(s string) (int64, bool) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	f, ok := new(big.Float).SetString(s)
-	if !ok || !f.IsInt() {
+	text, ok := numberText(v)
+	if !ok {
 		return 0, false
 	}
-	n, acc := f.Int64()
-	return n, acc == big.Exact
+	n, exp, ok := columnar.SplitDecimal(text)
+	if !ok || exp > 18 {
+		return 0, false
+	}
+	ten := big.NewInt(10)
+	if exp >= 0 {
+		n.Mul(n, new(big.Int).Exp(ten, big.NewInt(int64(exp)), nil))
+	} else {
+		q, r := new(big.Int).QuoRem(n, new(big.Int).Exp(ten, big.NewInt(int64(-exp)), nil), new(big.Int))
+		if r.Sign() != 0 {
+			return 0, false
+		}
+		n = q
+	}
+	return n.Int64(), n.IsInt64()
+}
+
+// numberText is v's decimal text when v is a number or a string: what
+// exact conversions read.
+func numberText(v any) (string, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		return x.String(), true
+	case string:
+		return strings.TrimSpace(x), true
+	case int:
+		return strconv.Itoa(x), true
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), true
+	case *big.Int:
+		return x.String(), true
+	}
+	return "", false
 }
 
 func toFloat(v any) (float64, bool) {
@@ -217,33 +232,63 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-// timeLayouts are the text forms a timestamp is read from: RFC 3339, and
-// the same with a space or without a zone (read as UTC).
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"}
-
-// toTime reads RFC 3339 text (a date alone for a date column) or a number
-// of seconds since the Unix epoch.
-func toTime(v any, date bool) (time.Time, bool) {
+// toTime reads a timestamp as the columnar formats do
+// (columnar.TimestampMicros, columnar.EpochMicros): RFC 3339 text, or
+// epoch seconds (milliseconds above 10^11), exactly, to the microsecond.
+func toTime(v any) (time.Time, bool) {
+	var us int64
+	var err error
 	if s, ok := v.(string); ok {
-		s = strings.TrimSpace(s)
-		if date {
-			if t, err := time.Parse(time.DateOnly, s); err == nil {
-				return t, true
-			}
-		}
-		for _, l := range timeLayouts {
-			if t, err := time.Parse(l, s); err == nil {
-				return t.UTC(), true
-			}
-		}
+		us, err = columnar.TimestampMicros(s)
+	} else if text, ok := numberText(v); ok {
+		us, err = columnar.EpochMicros(text)
+	} else {
 		return time.Time{}, false
 	}
-	f, ok := toFloat(v)
-	if !ok || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e13 {
+	if err != nil {
 		return time.Time{}, false
 	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
+	return time.UnixMicro(us).UTC(), true
+}
+
+// toDate reads yyyy-MM-dd, or the date a timestamp string is written
+// with, as PostgreSQL does: 2024-03-10T23:30:00-08:00 is 2024-03-10.
+// Numbers are refused (days or seconds would be a guess).
+func toDate(v any) (time.Time, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, false
+	}
+	s = strings.TrimSpace(s)
+	if len(s) > 10 && (s[10] == 'T' || s[10] == ' ') {
+		if _, err := columnar.TimestampMicros(s); err != nil {
+			return time.Time{}, false // not a timestamp after all
+		}
+		s = s[:10]
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	return t, err == nil
+}
+
+// hasNUL reports whether a string (or key) anywhere in v holds U+0000.
+func hasNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case []any:
+		for _, e := range x {
+			if hasNUL(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 || hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // describe renders a value for an error message, shortened.

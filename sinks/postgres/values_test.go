@@ -41,6 +41,11 @@ func TestConvert(t *testing.T) {
 		{"timestamp no zone", col(oidTimestamp, "timestamp"), "2026-12-07 10:30:00", ts},
 		{"timestamp epoch", col(oidTimestamptz, "timestamp with time zone"), json.Number("1796639400"), ts},
 		{"date", col(oidDate, "date"), "2026-12-07", time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)},
+		{"date as written, not in UTC", col(oidDate, "date"), "2024-03-10T23:30:00-08:00", time.Date(2024, 3, 10, 0, 0, 0, 0, time.UTC)},
+		{"epoch with a fraction, exact", col(oidTimestamptz, "timestamp with time zone"), json.Number("1700000000.123457"), time.UnixMicro(1700000000123457).UTC()},
+		{"epoch milliseconds", col(oidTimestamptz, "timestamp with time zone"), json.Number("1700000000123"), time.UnixMilli(1700000000123).UTC()},
+		{"int with an exponent", col(oidInt8, "bigint"), json.Number("12e2"), int64(1200)},
+		{"jsonb with a literal backslash-u0000 text", col(oidJSONB, "jsonb"), `\u0000`, []byte(`"\\u0000"`)},
 	}
 	for _, tc := range ok {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,11 +59,13 @@ func TestConvert(t *testing.T) {
 		})
 	}
 
-	n, err := convert(json.Number("12.345"), col(oidNumeric, "numeric"))
-	require.NoError(t, err)
-	v, err := n.(pgtype.Numeric).Value()
-	require.NoError(t, err)
-	require.Equal(t, "12.345", v)
+	for in, want := range map[string]string{"12.345": "12.345", "1E5": "100000", "1e-3": "0.001", "-2.5e+2": "-250", "123456789012345678901234567890": "123456789012345678901234567890"} {
+		n, err := convert(json.Number(in), col(oidNumeric, "numeric"))
+		require.NoError(t, err, in)
+		v, err := n.(pgtype.Numeric).Value()
+		require.NoError(t, err)
+		require.Equal(t, want, v, in)
+	}
 	u, err := convert("6ba7b810-9dad-11d1-80b4-00c04fd430c8", col(oidUUID, "uuid"))
 	require.NoError(t, err)
 	require.True(t, u.(pgtype.UUID).Valid)
@@ -72,6 +79,9 @@ func TestConvert(t *testing.T) {
 		{"null into not null", notNull, nil, "NOT NULL"},
 		{"not a number", col(oidInt8, "bigint"), "abc", `"abc" is not a valid bigint`},
 		{"fraction into int", col(oidInt4, "integer"), json.Number("1.5"), "not a valid integer"},
+		{"tiny fraction into int", col(oidInt8, "bigint"), json.Number("1.00000000000000000001"), "not a valid bigint"},
+		{"real overflow", col(oidFloat4, "real"), json.Number("1e300"), "out of range for real"},
+		{"epoch number into date", col(oidDate, "date"), json.Number("1700000000"), "not a valid date"},
 		{"out of range", col(oidInt2, "smallint"), json.Number("40000"), "out of range for smallint"},
 		{"too long", varchar3, "abcd", "4 characters is too long for character varying(3)"},
 		{"NUL in text", col(oidText, "text"), "a\x00b", "NUL"},

@@ -9,6 +9,7 @@
 #   scripts/services.sh minio-stop  stop only MinIO (the S3 outage tests use it)
 #   scripts/services.sh minio-start start only MinIO and wait until ready
 #   scripts/services.sh postgres-stop / postgres-start   the same for PostgreSQL
+#   scripts/services.sh search-stop / search-start       the same for ZincSearch
 #   scripts/services.sh env         print the test environment as `export` lines:
 #                                   eval "$(scripts/services.sh env)"
 #
@@ -23,6 +24,18 @@
 # `postgres` user (Postgres refuses root) in $PG_DIR, listening on
 # 127.0.0.1:5432; DSN postgres://postgres@127.0.0.1:5432/postgres. If a
 # Postgres already answers on 5432 it is reused and never stopped here.
+#
+# Search: ZincSearch v0.4.10 (no OpenSearch can run here; it serves the
+# Elasticsearch-compatible subset the tests use under /es, see "Search" in
+# services.md). `go install` cannot build it, so the module source from
+# `go mod download` is copied to a temporary directory, given a stub
+# web/dist/index.html, stripped of the pyroscope profiler (which no longer
+# compiles) and built with CGO_ENABLED=0 into $CACHE/bin/zincsearch (about
+# 3 min cold, log $CACHE/logs/zinc-build.log); nothing of it enters the repo.
+# Data in $STATE/zinc, log $STATE/zinc.log, pid $STATE/zinc.pid, listening on
+# 127.0.0.1:4080 with admin/Complexpass#123, Sentry and telemetry off. If
+# something already answers $ZINC_URL/healthz, it is reused and never
+# stopped by this script (no pid file is written for it).
 #
 # Also makes sure the CLI tools the compression tests decode with (gzip,
 # unzip, zstd) and the headless browser of the dashboard test (Debian's
@@ -44,6 +57,13 @@ PG_DIR=${HYDRANT_PG_DIR:-/var/lib/postgresql/hydrant-test}
 PG_PORT=5432
 PG_DSN=postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable
 PG_MARK=$STATE/postgres.started # names PG_DIR when this script started it
+ZINC_VERSION=v0.4.10
+ZINC_BIN=$CACHE/bin/zincsearch
+ZINC_PID=$STATE/zinc.pid
+ZINC_LOG=$STATE/zinc.log
+ZINC_URL=http://127.0.0.1:4080
+ZINC_USER=admin
+ZINC_PASSWORD='Complexpass#123'
 
 log() { echo "services: $*" >&2; }
 
@@ -127,13 +147,14 @@ ensure_minio_binary() {
 
 minio_ready() { curl -sf -o /dev/null --max-time 2 "$MINIO_URL/minio/health/ready"; }
 
-# pid_alive reports whether the pid file names a live MinIO started here
-# (checking the command line guards against a recycled pid).
+# pid_alive PIDFILE BINARY reports whether the pid file names a live process
+# started here from BINARY (checking the command line guards against a
+# recycled pid).
 pid_alive() {
   local pid
   [ -s "$1" ] || return 1
   pid=$(cat "$1")
-  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$MINIO_BIN"
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$2"
 }
 
 minio_start() {
@@ -142,7 +163,7 @@ minio_start() {
     return 0
   fi
   ensure_minio_binary
-  if ! pid_alive "$MINIO_PID"; then
+  if ! pid_alive "$MINIO_PID" "$MINIO_BIN"; then
     rm -f "$MINIO_PID"
     mkdir -p "$STATE/minio"
     MINIO_ROOT_USER=$MINIO_USER MINIO_ROOT_PASSWORD=$MINIO_PASSWORD \
@@ -154,7 +175,7 @@ minio_start() {
   fi
   local deadline=$((SECONDS + READY_TIMEOUT))
   until minio_ready; do
-    if [ $SECONDS -ge $deadline ] || ! pid_alive "$MINIO_PID"; then
+    if [ $SECONDS -ge $deadline ] || ! pid_alive "$MINIO_PID" "$MINIO_BIN"; then
       log "MinIO did not become ready within ${READY_TIMEOUT}s; last lines of $MINIO_LOG:"
       tail -n 30 "$MINIO_LOG" >&2 || true
       exit 1
@@ -180,7 +201,7 @@ stop_pidfile() {
 }
 
 minio_stop() {
-  if pid_alive "$MINIO_PID"; then
+  if pid_alive "$MINIO_PID" "$MINIO_BIN"; then
     stop_pidfile "$MINIO_PID"
     log "MinIO stopped"
     return 0
@@ -251,6 +272,122 @@ postgres_stop() {
   log "PostgreSQL stopped"
 }
 
+# patch_zinc_main removes the pyroscope profiler (its import, the profiling()
+# call and the profiling function that starts it) from ZincSearch's
+# cmd/zincsearch/main.go, then drops the "strings" import if only that
+# function used it. It fails when the source does not look as expected, so a
+# patch that did not apply is never built silently.
+patch_zinc_main() {
+  local main=$1
+  awk '
+    /^[ \t]*"github\.com\/pyroscope-io\/client\/pyroscope"[ \t]*$/ { imp++; next }
+    /^[ \t]*\/\/ Continuous profiling[ \t]*$/ { next }
+    /^[ \t]*profiling\(\)[ \t]*$/ { call++; next }
+    /^func profiling\(\) \{/ { fn++; skip = 1; next }
+    skip && /^}/ { skip = 0; next }
+    skip { next }
+    { print }
+    END { if (imp != 1 || call != 1 || fn != 1 || skip) exit 3 }
+  ' "$main" >"$main.new" || { log "could not patch the profiler out of $main"; return 1; }
+  if ! grep -q 'strings\.' "$main.new"; then
+    sed -i '/^[[:space:]]*"strings"[[:space:]]*$/d' "$main.new"
+  fi
+  if grep -qi 'pyroscope\|profiling' "$main.new"; then
+    log "the profiler is still referenced in $main after patching"
+    return 1
+  fi
+  gofmt -e "$main.new" >/dev/null || { log "patched $main does not parse"; return 1; }
+  mv -f "$main.new" "$main"
+}
+
+# ensure_zinc_binary builds ZincSearch into the cache when it is missing
+# (see the header: module source, stub UI, profiler removed). A lock keeps
+# two concurrent runs from building twice; the binary is built to a
+# temporary name and renamed into place.
+ensure_zinc_binary() {
+  [ -x "$ZINC_BIN" ] && return 0
+  command -v go >/dev/null || { log "go is needed to build ZincSearch"; exit 1; }
+  exec 8>"$CACHE/zinc-build.lock"
+  flock 8
+  if [ ! -x "$ZINC_BIN" ]; then
+    local tmp dir buildlog=$CACHE/logs/zinc-build.log start=$SECONDS
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/hydrant-zinc.XXXXXX")
+    log "building ZincSearch $ZINC_VERSION (about 3 min the first time; log in $buildlog)"
+    # set -e does not apply inside an `if` condition: every step checks itself.
+    if ! (
+      cd "$tmp" || exit 1 # outside any module: `go mod download` touches no go.mod
+      dir=$(GOWORK=off GOFLAGS=-mod=mod go mod download -json "github.com/zincsearch/zincsearch@$ZINC_VERSION" |
+        sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p') || exit 1
+      [ -n "$dir" ] && [ -f "$dir/cmd/zincsearch/main.go" ] || { echo "no module directory from go mod download"; exit 1; }
+      echo "source: $dir"
+      cp -R "$dir/." "$tmp/src" && chmod -R u+w "$tmp/src" || exit 1
+      mkdir -p "$tmp/src/web/dist" || exit 1
+      echo '<!doctype html><title>ZincSearch</title>' >"$tmp/src/web/dist/index.html" || exit 1
+      patch_zinc_main "$tmp/src/cmd/zincsearch/main.go" || exit 1
+      echo "patched cmd/zincsearch/main.go (pyroscope profiler removed)"
+      cd "$tmp/src" || exit 1
+      GOWORK=off CGO_ENABLED=0 go build -o "$tmp/zincsearch" ./cmd/zincsearch || exit 1
+    ) >"$buildlog" 2>&1; then
+      tail -n 30 "$buildlog" >&2
+      chmod -R u+w "$tmp" 2>/dev/null || true
+      rm -rf "$tmp"
+      log "ZincSearch build failed"
+      exit 1
+    fi
+    mv -f "$tmp/zincsearch" "$ZINC_BIN"
+    chmod -R u+w "$tmp" 2>/dev/null || true
+    rm -rf "$tmp"
+    log "ZincSearch built in $((SECONDS - start)) s"
+  fi
+  flock -u 8
+  exec 8>&-
+}
+
+zinc_ready() { curl -sf -o /dev/null --max-time 2 "$ZINC_URL/healthz"; }
+
+search_start() {
+  if zinc_ready; then
+    log "ZincSearch already answers on $ZINC_URL, reusing it"
+    return 0
+  fi
+  ensure_zinc_binary
+  if ! pid_alive "$ZINC_PID" "$ZINC_BIN"; then
+    rm -f "$ZINC_PID"
+    mkdir -p "$STATE/zinc"
+    ZINC_FIRST_ADMIN_USER=$ZINC_USER ZINC_FIRST_ADMIN_PASSWORD=$ZINC_PASSWORD \
+      ZINC_DATA_PATH=$STATE/zinc ZINC_SERVER_ADDRESS=127.0.0.1 ZINC_SERVER_PORT=4080 \
+      ZINC_SENTRY=false ZINC_TELEMETRY=false ZINC_WAL_SYNC_INTERVAL=100ms GIN_MODE=release \
+      nohup "$ZINC_BIN" >>"$ZINC_LOG" 2>&1 </dev/null &
+    echo $! >"$ZINC_PID"
+  fi
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until zinc_ready; do
+    if [ $SECONDS -ge $deadline ] || ! pid_alive "$ZINC_PID" "$ZINC_BIN"; then
+      log "ZincSearch did not become ready within ${READY_TIMEOUT}s; last lines of $ZINC_LOG:"
+      tail -n 30 "$ZINC_LOG" >&2 || true
+      exit 1
+    fi
+    sleep 0.2
+  done
+  log "ZincSearch ready on $ZINC_URL (pid $(cat "$ZINC_PID"))"
+}
+
+search_stop() {
+  if pid_alive "$ZINC_PID" "$ZINC_BIN"; then
+    stop_pidfile "$ZINC_PID"
+    log "ZincSearch stopped"
+    return 0
+  fi
+  rm -f "$ZINC_PID"
+  if zinc_ready; then
+    log "ZincSearch on $ZINC_URL was not started by this script (no live $ZINC_PID); not stopping it"
+    exit 1
+  fi
+}
+
+# shq quotes a value for the shell (single quotes, embedded ones escaped).
+shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+
 cmd=${1:-up}
 case $cmd in
   up)
@@ -258,10 +395,12 @@ case $cmd in
     ensure_readers
     minio_start
     postgres_start
+    search_start
     ;;
   down)
+    if pid_alive "$ZINC_PID" "$ZINC_BIN"; then stop_pidfile "$ZINC_PID"; else rm -f "$ZINC_PID"; fi
     [ -s "$PG_MARK" ] && postgres_stop
-    if pid_alive "$MINIO_PID"; then stop_pidfile "$MINIO_PID"; else rm -f "$MINIO_PID"; fi
+    if pid_alive "$MINIO_PID" "$MINIO_BIN"; then stop_pidfile "$MINIO_PID"; else rm -f "$MINIO_PID"; fi
     for pidfile in "$STATE"/*.pid; do
       [ -e "$pidfile" ] || continue
       stop_pidfile "$pidfile"
@@ -279,14 +418,23 @@ case $cmd in
   postgres-stop)
     postgres_stop
     ;;
+  search-start)
+    search_start
+    ;;
+  search-stop)
+    search_stop
+    ;;
   env)
     echo "export HYDRANT_S3_ENDPOINT=${HYDRANT_S3_ENDPOINT:-$MINIO_URL}"
     echo "export HYDRANT_S3_ACCESS_KEY=${HYDRANT_S3_ACCESS_KEY:-$MINIO_USER}"
     echo "export HYDRANT_S3_SECRET_KEY=${HYDRANT_S3_SECRET_KEY:-$MINIO_PASSWORD}"
     echo "export HYDRANT_PG_DSN='${HYDRANT_PG_DSN:-$PG_DSN}'"
+    echo "export HYDRANT_SEARCH_URL=${HYDRANT_SEARCH_URL:-$ZINC_URL/es}"
+    echo "export HYDRANT_SEARCH_USER=$(shq "${HYDRANT_SEARCH_USER:-$ZINC_USER}")"
+    echo "export HYDRANT_SEARCH_PASSWORD=$(shq "${HYDRANT_SEARCH_PASSWORD:-$ZINC_PASSWORD}")"
     ;;
   *)
-    echo "usage: $0 up|down|minio-start|minio-stop|postgres-start|postgres-stop|env" >&2
+    echo "usage: $0 up|down|minio-start|minio-stop|postgres-start|postgres-stop|search-start|search-stop|env" >&2
     exit 2
     ;;
 esac

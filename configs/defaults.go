@@ -54,6 +54,9 @@ const (
 	DefaultFormat            = "json"
 	DefaultFormatCompression = "snappy" // Firehose's parquet and orc default
 	DefaultRotation          = "one_day"
+	DefaultMaxBulkBytes      = 5 * MiB
+	DefaultMaxBodyBytes      = 64 * MiB
+	DefaultHTTPTimeout       = Duration(3 * time.Minute)
 	DefaultContentEncoding   = "none"
 	DefaultBackupMode        = BackupFailedOnly
 	// DefaultBackupPrefix is where mode: all writes source records.
@@ -187,8 +190,11 @@ func (c *Config) destinationDefaults(dp string, d *Destination) {
 		setStr(c, dp+".copy_options", &d.CopyOptions, DefaultRedshiftCopyOptions)
 	case DestOpenSearch:
 		setStr(c, dp+".rotation", &d.Rotation, DefaultRotation)
+		setVal(c, dp+".max_bulk_bytes", &d.MaxBulkBytes, DefaultMaxBulkBytes)
 	case DestHTTP:
 		setStr(c, dp+".content_encoding", &d.ContentEncoding, DefaultContentEncoding)
+		setVal(c, dp+".max_body_bytes", &d.MaxBodyBytes, DefaultMaxBodyBytes)
+		setVal(c, dp+".timeout", &d.Timeout, DefaultHTTPTimeout)
 	}
 
 	setStr(c, dp+".error_output_prefix", &d.ErrorOutputPrefix, DefaultErrorOutputPrefix)

@@ -135,6 +135,10 @@ type Store struct {
 	Addresses []string `yaml:"addresses"`
 	Username  string   `yaml:"username"`
 	Password  string   `yaml:"password"`
+	// opensearch: CAFile is a PEM file of authorities to trust (relative
+	// to the config file); InsecureSkipVerify turns certificate checks off.
+	CAFile             string `yaml:"ca_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 
 	// iceberg: Catalog is "sql" or "rest" (required); URI locates the
 	// catalog (a database URL for sql, an HTTP URL for rest; required);
@@ -309,6 +313,8 @@ type Destination struct {
 	Index      string `yaml:"index"`
 	Rotation   string `yaml:"rotation"`
 	DocumentID string `yaml:"document_id"`
+	// MaxBulkBytes bounds one _bulk request (default 5MiB).
+	MaxBulkBytes ByteSize `yaml:"max_bulk_bytes"`
 
 	// postgres, redshift, iceberg: Table (schema.table) is required.
 	Table string `yaml:"table"`
@@ -337,6 +343,13 @@ type Destination struct {
 	AccessKey        string            `yaml:"access_key"`
 	ContentEncoding  string            `yaml:"content_encoding"`
 	CommonAttributes map[string]string `yaml:"common_attributes"`
+	// http: MaxBodyBytes caps one request body (default 64MiB, Firehose's;
+	// keep it at or below the receiver's limit: another Hydrant takes
+	// 8MiB); Timeout bounds one attempt (default 3m); CAFile is a PEM
+	// file of authorities to trust besides the system's.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	Timeout      Duration `yaml:"timeout"`
+	CAFile       string   `yaml:"ca_file"`
 }
 
 // Buffer is a flush policy: a buffer flushes when it holds Size bytes or

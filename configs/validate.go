@@ -57,7 +57,7 @@ var (
 		StoreS3:         {"endpoint", "region", "access_key_id", "secret_access_key", "path_style"},
 		StoreDirectory:  {"path"},
 		StorePostgres:   {"dsn"},
-		StoreOpenSearch: {"addresses", "username", "password"},
+		StoreOpenSearch: {"addresses", "username", "password", "ca_file", "insecure_skip_verify"},
 		StoreIceberg:    {"catalog", "uri", "warehouse", "store"},
 	}
 	processorKeys = map[string][]string{
@@ -75,8 +75,8 @@ var (
 		DestDirectory:  {"store", "bucket", "prefix", "format", "compression", "max_active_partitions"},
 		DestPostgres:   {"store", "table", "columns", "create_table"},
 		DestRedshift:   {"store", "table", "columns", "staging", "copy_options", "iam_role", "load"},
-		DestOpenSearch: {"store", "index", "rotation", "document_id"},
-		DestHTTP:       {"url", "access_key", "content_encoding", "common_attributes"},
+		DestOpenSearch: {"store", "index", "rotation", "document_id", "max_bulk_bytes"},
+		DestHTTP:       {"url", "access_key", "content_encoding", "common_attributes", "max_body_bytes", "timeout", "ca_file"},
 		DestIceberg:    {"store", "table", "format"},
 		DestDiscard:    nil,
 	}
@@ -234,6 +234,9 @@ func (v *validator) store(name string, s Store) {
 		}
 		for i, a := range s.Addresses {
 			v.httpURL(fmt.Sprintf("%s.addresses[%d]", sp, i), a)
+		}
+		if s.CAFile != "" {
+			v.file(sp+".ca_file", s.CAFile)
 		}
 	case StoreIceberg:
 		if v.required(sp+".catalog", s.Catalog) {
@@ -403,6 +406,9 @@ func (v *validator) destination(dp string, d Destination, pipelineKeys map[strin
 		}
 	case DestOpenSearch:
 		v.storeRef(dp+".store", d.Store, StoreOpenSearch)
+		if d.MaxBulkBytes < 64*KiB || d.MaxBulkBytes > 100*MiB {
+			v.add(dp+".max_bulk_bytes", "must be between 64KiB and 100MiB (OpenSearch's default http.max_content_length), got %s", d.MaxBulkBytes)
+		}
 		if v.required(dp+".index", d.Index) && (d.Index != strings.ToLower(d.Index) || strings.ContainsAny(d.Index, ` "*\<|,>/?#:`) || strings.IndexAny(d.Index[:1], "_-+") == 0) {
 			v.add(dp+".index", "invalid index name %q: lowercase, no spaces or \\/*?\"<>|,#:, not starting with _ - +", d.Index)
 		}
@@ -415,6 +421,13 @@ func (v *validator) destination(dp string, d Destination, pipelineKeys map[strin
 			v.httpURL(dp+".url", d.URL)
 		}
 		v.enum(dp+".content_encoding", d.ContentEncoding, contentEncodings)
+		if d.MaxBodyBytes < 64*KiB || d.MaxBodyBytes > 64*MiB {
+			v.add(dp+".max_body_bytes", "must be between 64KiB and 64MiB, got %s", d.MaxBodyBytes)
+		}
+		v.durationRange(dp+".timeout", d.Timeout, Duration(time.Second), Duration(15*time.Minute))
+		if d.CAFile != "" {
+			v.file(dp+".ca_file", d.CAFile)
+		}
 	case DestIceberg:
 		v.storeRef(dp+".store", d.Store, StoreIceberg)
 		v.required(dp+".table", d.Table)

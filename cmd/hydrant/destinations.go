@@ -16,11 +16,14 @@ import (
 	"github.com/hydrant-io/hydrant/sinks/columnar"
 	"github.com/hydrant-io/hydrant/sinks/directory"
 	"github.com/hydrant-io/hydrant/sinks/discard"
+	"github.com/hydrant-io/hydrant/sinks/httpendpoint"
 	"github.com/hydrant-io/hydrant/sinks/object"
+	"github.com/hydrant-io/hydrant/sinks/opensearch"
 	"github.com/hydrant-io/hydrant/sinks/postgres"
 	"github.com/hydrant-io/hydrant/sinks/s3"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/jackc/pgx/v5/pgxpool"
+	opensearchgo "github.com/opensearch-project/opensearch-go/v4"
 )
 
 // pipelineVersion is Firehose's DeliveryStreamVersion in object names.
@@ -57,6 +60,12 @@ func newSink(env sinkEnv) (sink sinks.Sink, errorType string, err error) {
 	case configs.DestRedshift:
 		sink, err = newRedshiftSink(env)
 		return sink, record.RedshiftFailed, err
+	case configs.DestOpenSearch:
+		sink, err = newOpenSearchSink(env)
+		return sink, record.OpenSearchFailed, err
+	case configs.DestHTTP:
+		sink, err = newHTTPSink(env)
+		return sink, record.HTTPEndpointFailed, err
 	case configs.DestDiscard:
 		return discard.New(), "", nil
 	default:
@@ -128,6 +137,40 @@ func newRedshiftSink(env sinkEnv) (sinks.Sink, error) {
 	return sink, nil
 }
 
+// newOpenSearchSink is the opensearch destination: _bulk with Firehose's
+// index rotation, item results read one by one.
+func newOpenSearchSink(env sinkEnv) (sinks.Sink, error) {
+	dc := env.dc
+	client, err := env.stores.search(dc.Store, env.path+".store")
+	if err != nil {
+		return nil, err
+	}
+	sink, err := opensearch.New(client, opensearch.Config{Index: dc.Index, Rotation: dc.Rotation,
+		DocumentID: dc.DocumentID, MaxBulkBytes: int(dc.MaxBulkBytes)})
+	if err != nil {
+		return nil, env.errorf("document_id", "%v", err)
+	}
+	return sink, nil
+}
+
+// newHTTPSink is the http destination: Firehose's HTTP-endpoint delivery
+// protocol.
+func newHTTPSink(env sinkEnv) (sinks.Sink, error) {
+	dc := env.dc
+	ca := ""
+	if dc.CAFile != "" {
+		ca = env.cfg.Resolve(dc.CAFile)
+	}
+	sink, err := httpendpoint.New(httpendpoint.Config{
+		URL: dc.URL, AccessKey: dc.AccessKey, ContentEncoding: dc.ContentEncoding, CommonAttributes: dc.CommonAttributes,
+		Pipeline: env.pipeline, MaxBodyBytes: int64(dc.MaxBodyBytes), Timeout: dc.Timeout.D(), CAFile: ca, Logger: env.log,
+	})
+	if err != nil {
+		return nil, env.errorf("url", "%v", err)
+	}
+	return sink, nil
+}
+
 // redshiftCredentials is what COPY's CREDENTIALS clause says: the IAM
 // role, or the staging store's keys (from the config, or the
 // environment's AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY as the store uses).
@@ -176,15 +219,38 @@ func formatEncoder(cfg *configs.Config, f configs.Format) (*columnar.Encoder, er
 // storeSet builds each named store once, shared by every destination and
 // backup that names it.
 type storeSet struct {
-	cfg     *configs.Config
-	log     *slog.Logger
-	keep    func(func(context.Context) error) // receives what must be closed
-	objects map[string]sinks.ObjectStore
-	pools   map[string]*pgxpool.Pool
+	cfg      *configs.Config
+	log      *slog.Logger
+	keep     func(func(context.Context) error) // receives what must be closed
+	objects  map[string]sinks.ObjectStore
+	pools    map[string]*pgxpool.Pool
+	searches map[string]*opensearchgo.Client
 }
 
 func newStoreSet(cfg *configs.Config, log *slog.Logger, keep func(func(context.Context) error)) *storeSet {
-	return &storeSet{cfg: cfg, log: log, keep: keep, objects: map[string]sinks.ObjectStore{}, pools: map[string]*pgxpool.Pool{}}
+	return &storeSet{cfg: cfg, log: log, keep: keep, objects: map[string]sinks.ObjectStore{}, pools: map[string]*pgxpool.Pool{},
+		searches: map[string]*opensearchgo.Client{}}
+}
+
+// search returns the client of the opensearch store called name, shared
+// by its destinations.
+func (s *storeSet) search(name, path string) (*opensearchgo.Client, error) {
+	if c, ok := s.searches[name]; ok {
+		return c, nil
+	}
+	sc := s.cfg.Stores[name]
+	ca := ""
+	if sc.CAFile != "" {
+		ca = s.cfg.Resolve(sc.CAFile)
+	}
+	c, err := opensearch.NewClient(opensearch.ClientConfig{Addresses: sc.Addresses, Username: sc.Username,
+		Password: sc.Password, CAFile: ca, InsecureSkipVerify: sc.InsecureSkipVerify})
+	if err != nil {
+		return nil, s.cfg.Errorf(path, "store %s: %v", name, err)
+	}
+	s.keep(func(context.Context) error { return c.Close() }) // its health checks run in the background
+	s.searches[name] = c
+	return c, nil
 }
 
 // postgres returns the connection pool of the postgres store called name,

@@ -126,16 +126,20 @@ pipelines:
 }
 
 func TestServe_RefusesComponentsNotBuiltYetAtTheirPosition(t *testing.T) {
-	path := writeFile(t, "http.yaml", `server: { data_dir: `+t.TempDir()+`, listen: "127.0.0.1:0" }
+	dir := t.TempDir()
+	path := writeFile(t, "iceberg.yaml", `server: { data_dir: `+dir+`, listen: "127.0.0.1:0" }
+stores:
+  lake: { type: directory, path: `+dir+`/lake }
+  cat: { type: iceberg, catalog: sql, uri: "postgres://127.0.0.1/x", store: lake }
 pipelines:
   - name: events
     destinations:
-      - { name: partner, type: http, url: "https://example.com/firehose" }
+      - { name: t, type: iceberg, store: cat, table: ns.t, format: { type: parquet } }
 `)
 	for _, cmd := range []string{"serve", "validate"} {
 		code, _, errOut := runCmd(t, cmd, "--config", path)
 		require.Equal(t, 1, code, cmd)
-		require.Equal(t, path+":5:32: pipelines[0].destinations[0].type: the http sink is not built yet in this version of hydrant\n", errOut, cmd)
+		require.Equal(t, path+":8:26: pipelines[0].destinations[0].type: the iceberg sink is not built yet in this version of hydrant\n", errOut, cmd)
 	}
 }
 

@@ -23,7 +23,8 @@ for pkg in $(go list ./...); do
     echo "$pkg $t" | grep -Eq -- "$only" || continue
     echo "fuzz $pkg $t ($fuzztime) $(date -u +%H:%M:%S)"
     for try in 1 2; do
-      if out=$(go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" "${parallel[@]}" "$pkg" 2>&1); then
+      # -timeout 0: go test's default 10m would cut a 10m fuzz run short.
+      if out=$(go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -timeout 0 "${parallel[@]}" "$pkg" 2>&1); then
         echo "$out" | tail -1
         break
       fi

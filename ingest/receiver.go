@@ -1,16 +1,15 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hydrant-io/hydrant/ingest/api"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -55,7 +54,8 @@ func (s *Server) serveReceiver(w http.ResponseWriter, r *http.Request, stream st
 		return
 	}
 	now := s.now()
-	bodyID, recs, e := s.decodeReceiver(body, now)
+	defer st.dec.release()
+	bodyID, recs, e := s.decodeReceiver(&st.dec, body, now)
 	if e != nil {
 		s.writeReceiverError(w, r, reqID, now, e)
 		return
@@ -89,82 +89,114 @@ func (s *Server) serveReceiver(w http.ResponseWriter, r *http.Request, stream st
 func (s *Server) receiverLimit() int64 { return max(s.lim.MaxRequestBytes, minReceiverBytes) }
 
 // decodeReceiver reads the protocol's body {"requestId", "timestamp",
-// "records": [{"data": base64}...]} record by record, so an empty record or
-// one over a limit is refused as soon as it is read, before the rest of a
-// hostile body is turned into records. Member names match case-insensitively,
-// as encoding/json does; unknown members are skipped.
-func (s *Server) decodeReceiver(body []byte, now time.Time) (reqID string, recs []record.Record, e *apiError) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	malformed := func(err error) *apiError { return invalidArg("malformed body: %v", err) }
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return "", nil, invalidArg("malformed body: want a JSON object")
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", nil, malformed(err)
-		}
-		key, _ := tok.(string)
+// "records": [{"data": base64}...]} with the Firehose door's scanner: each
+// record's base64 is decoded straight into the request's arena (the
+// records alias it until the request ends). An empty record, or one over
+// a limit, is refused as soon as it is read, before the rest of a hostile
+// body is turned into records. Member names match case-insensitively, as
+// encoding/json does; unknown members are skipped.
+func (s *Server) decodeReceiver(d *putDecoder, body []byte, now time.Time) (reqID string, recs []record.Record, e *apiError) {
+	d.reset(len(body))
+	recs = d.recs
+	var idx int
+	path := func() string { return fmt.Sprintf("records[%d].data", idx) }
+	err := decodeTop(body, func(key []byte, i int) (int, error) {
 		switch {
-		case strings.EqualFold(key, "requestId"):
-			err = dec.Decode(&reqID)
-		case strings.EqualFold(key, "records"):
-			recs, e = s.decodeReceiverRecords(dec, now)
-			if e != nil {
-				return "", nil, e
+		case keyIs(key, "requestId"):
+			return decodeString(body, i, &reqID, "requestId")
+		case keyIs(key, "records"):
+			if i < len(body) && body[i] == 'n' {
+				end, err := scanLiteral(body, i, "null")
+				if err != nil {
+					return 0, syntaxErr(err)
+				}
+				return end, nil
+			}
+			if i >= len(body) || body[i] != '[' {
+				return 0, decodeError("records must be an array")
+			}
+			i = skipWS(body, i+1)
+			if i < len(body) && body[i] == ']' {
+				return i + 1, nil
+			}
+			for idx = 0; ; idx++ {
+				if idx == maxReceiverRecords {
+					return 0, tooLarge("more than %d records in one request", maxReceiverRecords)
+				}
+				if i >= len(body) || body[i] != '{' {
+					return 0, typeErr(body, i, fmt.Sprintf("records[%d]", idx))
+				}
+				var r record.Record
+				var err error
+				if i, err = d.decodeRecordObject(body, i, 3, &r, path); err != nil {
+					return 0, err
+				}
+				if len(r.Data) == 0 { // as Firehose, which refuses empty Data
+					return 0, invalidArg("record %d has no data", idx)
+				}
+				if int64(len(r.Data)) > s.lim.MaxRecordBytes {
+					return 0, tooLarge("record %d is %d bytes, over the %d-byte limit", idx, len(r.Data), s.lim.MaxRecordBytes)
+				}
+				r.Arrived = now
+				recs = append(recs, r)
+				i = skipWS(body, i)
+				if i < len(body) && body[i] == ',' {
+					i = skipWS(body, i+1)
+					continue
+				}
+				if i < len(body) && body[i] == ']' {
+					return i + 1, nil
+				}
+				return 0, syntaxErr(unexpected(body, i, "after array element"))
 			}
 		default: // timestamp and unknown members
-			var skip json.RawMessage
-			err = dec.Decode(&skip)
+			end, err := skipValue(body, i, 1)
+			if err != nil {
+				return 0, syntaxErr(err)
+			}
+			return end, nil
 		}
-		if err != nil {
-			return "", nil, malformed(err)
+	})
+	if cap(recs) > cap(d.recs) {
+		d.recs = recs[:0] // keep the grown slice for reuse
+	}
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.code != api.ErrSerialization {
+			return "", nil, ae // a limit or an empty record
 		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return "", nil, malformed(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return "", nil, invalidArg("malformed body: data after the JSON object")
+		msg := err.Error()
+		if ae != nil {
+			msg = strings.TrimPrefix(ae.msg, "Malformed request body: ")
+		}
+		return "", nil, invalidArg("malformed body: %s", msg)
 	}
 	return reqID, recs, nil
 }
 
-// decodeReceiverRecords reads the records array (or null).
-func (s *Server) decodeReceiverRecords(dec *json.Decoder, now time.Time) ([]record.Record, *apiError) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, invalidArg("malformed body: %v", err)
-	}
-	if tok == nil {
-		return nil, nil
-	}
-	if tok != json.Delim('[') {
-		return nil, invalidArg("malformed body: records must be an array")
-	}
-	var recs []record.Record
-	for i := 0; dec.More(); i++ {
-		if i == maxReceiverRecords {
-			return nil, tooLarge("more than %d records in one request", maxReceiverRecords)
+// decodeString decodes the string (or null) at b[i] into *dst.
+func decodeString(b []byte, i int, dst *string, member string) (int, error) {
+	switch {
+	case i < len(b) && b[i] == '"':
+		end, _, err := scanString(b, i)
+		if err != nil {
+			return 0, syntaxErr(err)
 		}
-		var rec struct {
-			Data []byte `json:"data"` // base64 in JSON
+		s, ok := unquote(b[i:end])
+		if !ok {
+			return 0, decodeError("malformed %s", member)
 		}
-		if err := dec.Decode(&rec); err != nil {
-			return nil, invalidArg("malformed body: record %d: %v", i, err)
+		*dst = s
+		return end, nil
+	case i < len(b) && b[i] == 'n':
+		end, err := scanLiteral(b, i, "null")
+		if err != nil {
+			return 0, syntaxErr(err)
 		}
-		if len(rec.Data) == 0 { // as Firehose, which refuses empty Data
-			return nil, invalidArg("record %d has no data", i)
-		}
-		if int64(len(rec.Data)) > s.lim.MaxRecordBytes {
-			return nil, tooLarge("record %d is %d bytes, over the %d-byte limit", i, len(rec.Data), s.lim.MaxRecordBytes)
-		}
-		recs = append(recs, record.Record{Data: rec.Data, Arrived: now})
+		return end, nil
+	default:
+		return 0, typeErr(b, i, member)
 	}
-	if _, err := dec.Token(); err != nil { // the closing ']'
-		return nil, invalidArg("malformed body: %v", err)
-	}
-	return recs, nil
 }
 
 // writeReceiver writes the HTTP-endpoint protocol's response body.

@@ -77,16 +77,7 @@ func TestCrash_KillNineLosesNoAcknowledgedRecord(t *testing.T) {
 
 	srv := startServer(t, cfg, addr)
 	lake := dir + "/lake"
-	var seen map[string]int
-	waitFor(t, 2*time.Minute, "every acknowledged record delivered", func() bool {
-		seen = countLines(t, lake)
-		for l := range acked {
-			if seen[l] == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	seen := waitLines(t, lake, acked)
 	require.NoError(t, srv.stop())
 
 	dups := 0

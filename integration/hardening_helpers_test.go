@@ -178,20 +178,15 @@ func requireErrorShape(t *testing.T, resp *http.Response, body []byte, status in
 	require.Contains(t, resp.Header.Get("X-Amzn-ErrorType"), typ)
 }
 
-// waitLines waits until every line of want has been delivered under root,
-// then requires that nothing else was and that each came once.
-func waitLines(t *testing.T, root string, want []string) {
+// requireExactlyLines waits until every line of want has been delivered
+// under root, then requires that nothing else was and that each came once.
+func requireExactlyLines(t *testing.T, root string, want []string) {
 	t.Helper()
-	waitFor(t, time.Minute, fmt.Sprintf("%d records delivered to %s", len(want), root), func() bool {
-		seen := countLines(t, root)
-		for _, l := range want {
-			if seen[l] == 0 {
-				return false
-			}
-		}
-		return true
-	})
-	seen := countLines(t, root)
+	set := map[string]bool{}
+	for _, l := range want {
+		set[l] = true
+	}
+	seen := waitLines(t, root, set)
 	for _, l := range want {
 		require.Equal(t, 1, seen[l], "record %s delivered %d times", l, seen[l])
 	}

@@ -190,7 +190,7 @@ func TestHardening_AuthLocksEveryDoorPerCredentialKind(t *testing.T) {
 			}
 			// One shard, delivered in order: a refused record stored before
 			// the accepted ones would be delivered with them.
-			waitLines(t, filepath.Join(dir, "lake"), delivered)
+			requireExactlyLines(t, filepath.Join(dir, "lake"), delivered)
 		})
 	}
 }
@@ -296,7 +296,7 @@ pipelines:
 	}
 
 	// Both within a minute, far inside the 1h retry window.
-	waitLines(t, filepath.Join(dir, "lake"), []string{short})
+	requireExactlyLines(t, filepath.Join(dir, "lake"), []string{short})
 	require.Len(t, readLake(t, filepath.Join(dir, "lake", "k=a")), 1, "the short record under its partition")
 	var backups []backupLine
 	waitFor(t, time.Minute, "the long-keyed record in the backup store", func() bool {
@@ -429,7 +429,7 @@ func TestHardening_BrowsersCannotWrite(t *testing.T) {
 	req.Host = "localhost"
 	resp, reply := do(t, req)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(reply))
-	waitLines(t, filepath.Join(dir, "lake"), []string{ok})
+	requireExactlyLines(t, filepath.Join(dir, "lake"), []string{ok})
 }
 
 // logLine is the part of a JSON log line the tests read.
@@ -603,6 +603,6 @@ pipelines:
 		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	}
 	srv.requireRunning(t)
-	waitLines(t, filepath.Join(dir, "lake"), acked)
+	requireExactlyLines(t, filepath.Join(dir, "lake"), acked)
 	t.Logf("%d records acknowledged of %d sent", len(acked), n)
 }

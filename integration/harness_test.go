@@ -257,6 +257,23 @@ func countLines(t *testing.T, root string) map[string]int {
 	return seen
 }
 
+// waitLines waits until every line of want is in the objects under root
+// and returns how often each delivered line was delivered.
+func waitLines[V any](t *testing.T, root string, want map[string]V) map[string]int {
+	t.Helper()
+	var seen map[string]int
+	waitFor(t, 2*time.Minute, "every wanted record under "+root, func() bool {
+		seen = countLines(t, root)
+		for l := range want {
+			if seen[l] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	return seen
+}
+
 // putNDJSON sends records through the plain batch door.
 func putNDJSON(ctx context.Context, addr, stream string, lines []string) (*http.Response, []byte, error) {
 	body := strings.Join(lines, "\n") + "\n"

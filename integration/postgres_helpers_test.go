@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -282,17 +283,25 @@ func (l *pgLoad) run(ctx context.Context, addr string, producers, round, upTo in
 // every id of acked is in table, then returns the id counts of the table.
 func pgWaitDelivered(t *testing.T, pool *pgxpool.Pool, addr, table string, acked map[string]bool) map[string]int {
 	t.Helper()
-	var counts map[string]int
+	return waitDelivered(t, addr, table, acked, func() (map[string]int, error) {
+		return pgIDCounts(t.Context(), pool, table)
+	})
+}
+
+// waitDelivered waits until the pipeline "events" has nothing left to
+// deliver and every id of want is among what count reads from the
+// destination (id -> copies), then returns that.
+func waitDelivered(t *testing.T, addr, where string, want map[string]bool, count func() (map[string]int, error)) map[string]int {
+	t.Helper()
 	var last string
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		st, ok := pgGetStatus(addr, "events")
 		if ok && st.pending() == 0 {
-			var err error
-			counts, err = pgIDCounts(t.Context(), pool, table)
+			counts, err := count()
 			if err == nil {
 				missing := 0
-				for id := range acked {
+				for id := range want {
 					if counts[id] == 0 {
 						missing++
 					}
@@ -300,7 +309,7 @@ func pgWaitDelivered(t *testing.T, pool *pgxpool.Pool, addr, table string, acked
 				if missing == 0 {
 					return counts
 				}
-				last = fmt.Sprintf("%d acknowledged ids not in the table", missing)
+				last = fmt.Sprintf("%d of %d wanted ids not delivered", missing, len(want))
 			} else {
 				last = err.Error()
 			}
@@ -308,10 +317,68 @@ func pgWaitDelivered(t *testing.T, pool *pgxpool.Pool, addr, table string, acked
 			last = fmt.Sprintf("status answered=%v pending=%d", ok, st.pending())
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for every acknowledged record in %s: %s", table, last)
+			t.Fatalf("gave up waiting for every wanted record in %s: %s", where, last)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// killNineRounds sends total records through load while killing the
+// server at a random moment of each of kills rounds (the round's share of
+// the records partly sent, flushes in flight) and restarting it on the
+// same data directory; it then sends the rest to a last server, which it
+// returns running, with the acknowledged ids.
+func killNineRounds(t *testing.T, cfg, addr string, load *pgLoad, kills, producers, total int, pause time.Duration) (*server, map[string]bool) {
+	t.Helper()
+	for round := range kills {
+		srv := startServer(t, cfg, addr)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		// Each round may send its share; what it does not is left to later rounds.
+		upTo := total * (round + 1) / (kills + 1)
+		go func() {
+			defer close(done)
+			load.run(ctx, addr, producers, round, upTo, pause)
+		}()
+		prev := total * round / (kills + 1)
+		at := prev + (upTo-prev)*(30+rand.IntN(60))/100
+		waitFor(t, time.Minute, fmt.Sprintf("%d records sent", at), func() bool { return load.sent() >= at })
+		time.Sleep(time.Duration(rand.IntN(200)) * time.Millisecond)
+		srv.kill()
+		cancel()
+		<-done
+		t.Logf("round %d: killed after %d sent, %d acknowledged", round, load.sent(), len(load.ackedIDs()))
+	}
+	srv := startServer(t, cfg, addr)
+	load.run(t.Context(), addr, producers, kills, total, 0)
+	require.Equal(t, total, load.sent())
+	acked := load.ackedIDs()
+	require.NotEmpty(t, acked)
+	return srv, acked
+}
+
+// outageDuringLoad runs load (already started) for 2 s, stops a service
+// with `scripts/services.sh stop` for 5 s, starts it with `start`, lets
+// the load run 3 s more and stops it; it returns how many records were
+// acknowledged before, during and after the outage.
+func outageDuringLoad(t *testing.T, load *pgLoad, stop, start string) (before, during, after int) {
+	t.Helper()
+	time.Sleep(2 * time.Second)
+	before = len(load.ackedIDs())
+	out, err := pgServices(stop)
+	require.NoError(t, err, out)
+	time.Sleep(5 * time.Second)
+	during = len(load.ackedIDs()) - before
+	out, err = pgServices(start)
+	require.NoError(t, err, out)
+	time.Sleep(3 * time.Second)
+	load.stop()
+	after = len(load.ackedIDs()) - before - during
+	t.Logf("acknowledged before the outage=%d during=%d after=%d", before, during, after)
+	for _, f := range load.failed() {
+		t.Logf("not acknowledged: %s", f)
+	}
+	return before, during, after
 }
 
 // pgRequireExactlyOnce checks the table against the acknowledged and the

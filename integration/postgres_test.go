@@ -3,9 +3,7 @@
 package integration
 
 import (
-	"context"
 	"encoding/base64"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
@@ -51,33 +49,7 @@ func TestPostgres_KillNineExactlyOnce(t *testing.T) {
 	cfg := pgConfig(t, dir, addr, 2, table, pgEventColumns)
 
 	load := newPGLoad(total)
-	for round := range kills {
-		srv := startServer(t, cfg, addr)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		// Each round may send its share; what it does not is left to later rounds.
-		upTo := total * (round + 1) / (kills + 1)
-		go func() {
-			defer close(done)
-			load.run(ctx, addr, producers, round, upTo, 0)
-		}()
-		// The random moment of the crash: while records are being sent
-		// (at a random point of the round's share) and delivered.
-		prev := total * round / (kills + 1)
-		at := prev + (upTo-prev)*(30+rand.IntN(60))/100
-		waitFor(t, time.Minute, fmt.Sprintf("%d records sent", at), func() bool { return load.sent() >= at })
-		time.Sleep(time.Duration(rand.IntN(200)) * time.Millisecond)
-		srv.kill()
-		cancel()
-		<-done
-		t.Logf("round %d: killed after %d sent, %d acknowledged", round, load.sent(), len(load.ackedIDs()))
-	}
-
-	srv := startServer(t, cfg, addr)
-	load.run(t.Context(), addr, producers, kills, total, 0)
-	require.Equal(t, total, load.sent())
-	acked := load.ackedIDs()
-	require.NotEmpty(t, acked)
+	srv, acked := killNineRounds(t, cfg, addr, load, kills, producers, total, 0)
 
 	counts := pgWaitDelivered(t, admin, addr, table, acked)
 	require.NoError(t, srv.stop())
@@ -122,24 +94,10 @@ func TestPostgres_OutageLosesNothingTwice(t *testing.T) {
 	}()
 	defer load.stop() // a failed require below must not leave the load running
 
-	time.Sleep(2 * time.Second)
-	before := len(load.ackedIDs())
-	out, err := pgServices("postgres-stop")
-	require.NoError(t, err, out)
-	time.Sleep(5 * time.Second)
-	during := len(load.ackedIDs()) - before
-	out, err = pgServices("postgres-start")
-	require.NoError(t, err, out)
-	time.Sleep(3 * time.Second)
-	load.stop()
+	before, during, after := outageDuringLoad(t, load, "postgres-stop", "postgres-start")
 	<-done
 	acked := load.ackedIDs()
 	sent := load.sent()
-	after := len(acked) - before - during
-	t.Logf("acknowledged before the outage=%d during=%d after=%d", before, during, after)
-	for _, f := range load.failed() {
-		t.Logf("not acknowledged: %s", f)
-	}
 	require.Positive(t, before)
 	require.Positive(t, during, "records are accepted while PostgreSQL is down")
 	require.Positive(t, after)

@@ -3,13 +3,17 @@
 package integration
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hydrant-io/hydrant/sinks/opensearch/searchtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -195,4 +199,70 @@ func TestOpenSearch_ServerOutageLosesNothing(t *testing.T) {
 	}
 	t.Logf("sent=%d acknowledged=%d documents=%d failed attempts=%d", sent, len(acked), len(hits), failed)
 	require.Positive(t, failed, "the outage made deliveries fail and retry")
+}
+
+// TestOpenSearch_MappingConflictBacksUpExactlyTheConflictingDocuments runs
+// the binary against a cluster with OpenSearch's per-item _bulk semantics
+// (searchtest.Fake; ZincSearch cannot refuse one item of a bulk): the
+// documents whose field conflicts with the index's mapping go to the
+// backup as opensearch-failed with the cluster's error, byte for byte,
+// and the rest of the same flush is indexed.
+func TestOpenSearch_MappingConflictBacksUpExactlyTheConflictingDocuments(t *testing.T) {
+	fake := searchtest.NewFake()
+	fake.Types["conflicts"] = map[string]string{"n": "float64"} // the index maps n as a number
+	cluster := httptest.NewServer(fake)
+	defer cluster.Close()
+	dir, addr := t.TempDir(), freeAddr(t)
+	cfg := writeHydrantConfig(t, dir, fmt.Sprintf(`version: 1
+server: { listen: %s, data_dir: %s }
+stores:
+  search: { type: opensearch, addresses: [ %q ] }
+  errors: { type: directory, path: %s }
+pipelines:
+  - name: events
+    stream: { shards: 1 }
+    destinations:
+      - name: search
+        type: opensearch
+        store: search
+        index: conflicts
+        rotation: none
+        document_id: .id
+        buffer: { size: 1MiB, interval: 0s }
+        backup: { store: errors }
+`, addr, filepath.Join(dir, "data"), cluster.URL, filepath.Join(dir, "errors")))
+	srv := startServer(t, cfg, addr)
+
+	good := []string{`{"id":"g1","n":1}`, `{"id":"g2","n":2.5}`, `{"id":"g3","n":3,"s":"x"}`}
+	bad := []string{`{"id":"b1","n":"one"}`, `{"id":"b2","n":{"v":2}}`}
+	resp, body, err := putNDJSON(t.Context(), addr, "events", append(append([]string{}, good...), bad...))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+
+	var backups []pgBackup
+	waitFor(t, time.Minute, "the conflicting documents in the backup", func() bool {
+		backups = pgBackups(t, filepath.Join(dir, "errors"))
+		return len(backups) >= len(bad)
+	})
+	waitFor(t, time.Minute, "the good documents indexed", func() bool { return len(fake.All()) == len(good) })
+	require.NoError(t, srv.stop())
+
+	docs := fake.All()
+	require.Len(t, docs, len(good), "exactly the good documents are indexed")
+	for _, g := range good {
+		var d struct{ ID string }
+		require.NoError(t, json.Unmarshal([]byte(g), &d))
+		require.JSONEq(t, g, string(docs["conflicts/"+d.ID]))
+	}
+	require.Len(t, backups, len(bad), "exactly the conflicting documents are backed up")
+	want := map[string]bool{bad[0]: true, bad[1]: true}
+	for _, b := range backups {
+		raw, err := base64.StdEncoding.DecodeString(b.RawData)
+		require.NoError(t, err)
+		require.True(t, want[string(raw)], "backed up %q", raw)
+		delete(want, string(raw))
+		require.True(t, strings.HasPrefix(b.Key, "opensearch-failed/"), "key %s", b.Key)
+		require.Contains(t, b.ErrorMessage, "mapper_parsing_exception")
+		t.Logf("%s -> %s: %s: %s", raw, b.Key, b.ErrorCode, b.ErrorMessage)
+	}
 }

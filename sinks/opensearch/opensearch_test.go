@@ -11,6 +11,7 @@ import (
 
 	"github.com/hydrant-io/hydrant/sinks"
 	"github.com/hydrant-io/hydrant/sinks/opensearch"
+	"github.com/hydrant-io/hydrant/sinks/opensearch/searchtest"
 	"github.com/hydrant-io/hydrant/sinks/sinktest"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
@@ -59,12 +60,12 @@ func FuzzParseBulkResponse(f *testing.F) {
 }
 
 // The sink against a cluster that follows OpenSearch's documented _bulk
-// semantics (fakeCluster), through a sinktest.Proxy: the conformance
+// semantics (searchtest.Fake), through a sinktest.Proxy: the conformance
 // suite, with document ids (so a retry overwrites).
 func TestSinktest_OpenSearchSemantics(t *testing.T) {
 	sinktest.Run(t, sinktest.Harness{
 		Open: func(t *testing.T) *sinktest.Target {
-			fc := newFakeCluster()
+			fc := searchtest.NewFake()
 			srv := httptest.NewServer(fc)
 			t.Cleanup(srv.Close)
 			proxy := sinktest.NewProxy(t, strings.TrimPrefix(srv.URL, "http://"))
@@ -101,9 +102,9 @@ func newSink(t *testing.T, addr string, cfg opensearch.Config) *opensearch.Sink 
 	return s
 }
 
-func readFake(fc *fakeCluster) []sinktest.Delivered {
+func readFake(fc *searchtest.Fake) []sinktest.Delivered {
 	var out []sinktest.Delivered
-	for where, d := range fc.all() {
+	for where, d := range fc.All() {
 		out = append(out, sinktest.Delivered{Data: d, Where: where})
 	}
 	return out
@@ -113,7 +114,7 @@ func readFake(fc *fakeCluster) []sinktest.Delivered {
 // permanently; the rest are delivered; a batch larger than MaxBulkBytes
 // goes in several requests.
 func TestWrite_ItemResultsAndSplitting(t *testing.T) {
-	fc := newFakeCluster()
+	fc := searchtest.NewFake()
 	srv := httptest.NewServer(fc)
 	defer srv.Close()
 	s := newSink(t, srv.URL, opensearch.Config{Index: "i", DocumentID: ".k", MaxBulkBytes: 200})
@@ -121,8 +122,8 @@ func TestWrite_ItemResultsAndSplitting(t *testing.T) {
 		{Data: []byte(`{"k":"a","n":1}`)}, {Data: []byte(`{"k":"b","n":"x"}`)}, {Data: []byte("{\n \"k\": \"c\",\n \"n\": 3\n}")},
 		{Data: []byte(`not json`)}, {Data: []byte(`{"k":{"o":1},"n":5}`)}, {Data: []byte(`{"k":"f","n":6}`)},
 	}}
-	fc.types["i"] = map[string]string{"n": "float64"} // the index maps n as a number
-	fc.rejectNext = 1                                 // the first item
+	fc.Types["i"] = map[string]string{"n": "float64"} // the index maps n as a number
+	fc.RejectNext = 1                                 // the first item
 	err := s.Write(t.Context(), b)
 	var be *sinks.BatchError
 	require.True(t, errors.As(err, &be), "%v", err)
@@ -135,14 +136,14 @@ func TestWrite_ItemResultsAndSplitting(t *testing.T) {
 	require.ErrorContains(t, be.Failed[1], "mapper_parsing_exception")
 	require.ErrorContains(t, be.Failed[3], "not a JSON document")
 	require.ErrorContains(t, be.Failed[4], "document_id")
-	docs := fc.all()
+	docs := fc.All()
 	require.Len(t, docs, 2)
 	require.JSONEq(t, `{"k":"c","n":3}`, string(docs["i/c"]), "a pretty-printed record is sent as one line")
-	require.Greater(t, fc.requests, 1, "split by MaxBulkBytes")
+	require.Greater(t, fc.Requests, 1, "split by MaxBulkBytes")
 
 	// The retry carries the 429'd record alone.
 	retry := *b
 	retry.Records = b.Records[:1]
 	require.NoError(t, s.Write(t.Context(), &retry))
-	require.Len(t, fc.all(), 3)
+	require.Len(t, fc.All(), 3)
 }

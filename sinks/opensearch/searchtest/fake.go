@@ -1,4 +1,4 @@
-package opensearch_test
+package searchtest
 
 import (
 	"bufio"
@@ -10,27 +10,30 @@ import (
 	"sync"
 )
 
-// fakeCluster follows OpenSearch's documented _bulk semantics, where the
-// real server that runs here (ZincSearch) does not: items are answered one
-// by one, in order; a document whose field has another JSON type than the
-// index's first document gave it is refused with 400
-// mapper_parsing_exception; a document that is not an object too; an
-// index action with an _id replaces the document. rejectNext makes the
-// next n items answer 429.
-type fakeCluster struct {
+// Fake is a cluster that follows OpenSearch's documented _bulk semantics
+// where the real server that runs here (ZincSearch) does not: items are
+// answered one by one, in order; a document whose field has another JSON
+// type than the index's first document gave it is refused with 400
+// mapper_parsing_exception, and so is a document that is not an object;
+// an index action with an _id replaces the document. Set RejectNext (the
+// next n items answer 429) and Types (an index's field types, as fmt's %T
+// of encoding/json's values, e.g. float64) before traffic starts.
+type Fake struct {
 	mu         sync.Mutex
 	docs       map[string]map[string]json.RawMessage // index -> id -> doc
-	types      map[string]map[string]string          // index -> field -> JSON type
+	Types      map[string]map[string]string          // index -> field -> JSON type
 	nextID     int
-	rejectNext int
-	requests   int
+	RejectNext int
+	Requests   int
 }
 
-func newFakeCluster() *fakeCluster {
-	return &fakeCluster{docs: map[string]map[string]json.RawMessage{}, types: map[string]map[string]string{}}
+// NewFake returns an empty cluster; serve it with httptest.NewServer.
+func NewFake() *Fake {
+	return &Fake{docs: map[string]map[string]json.RawMessage{}, Types: map[string]map[string]string{}}
 }
 
-func (f *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers GET / and POST /_bulk.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/":
 		_, _ = w.Write([]byte(`{"name":"fake","version":{"distribution":"opensearch","number":"2.17.0"}}`))
@@ -41,10 +44,10 @@ func (f *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *fakeCluster) bulk(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) bulk(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.requests++
+	f.Requests++
 	sc := bufio.NewScanner(r.Body)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	var items []string
@@ -78,19 +81,19 @@ func (f *fakeCluster) bulk(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"took":1,"errors":%t,"items":[%s]}`, anyErr, strings.Join(items, ","))
 }
 
-func (f *fakeCluster) index(index, id string, doc json.RawMessage) (int, string) {
-	if f.rejectNext > 0 {
-		f.rejectNext--
+func (f *Fake) index(index, id string, doc json.RawMessage) (int, string) {
+	if f.RejectNext > 0 {
+		f.RejectNext--
 		return http.StatusTooManyRequests, `{"type":"es_rejected_execution_exception","reason":"queue full"}`
 	}
 	var fields map[string]any
 	if err := json.Unmarshal(doc, &fields); err != nil {
 		return http.StatusBadRequest, `{"type":"mapper_parsing_exception","reason":"failed to parse: not an object"}`
 	}
-	types := f.types[index]
+	types := f.Types[index]
 	if types == nil {
 		types = map[string]string{}
-		f.types[index] = types
+		f.Types[index] = types
 	}
 	for k, v := range fields {
 		t := fmt.Sprintf("%T", v)
@@ -112,8 +115,8 @@ func (f *fakeCluster) index(index, id string, doc json.RawMessage) (int, string)
 	return http.StatusCreated, ""
 }
 
-// all returns every stored document with its index and id.
-func (f *fakeCluster) all() map[string]json.RawMessage {
+// All returns every stored document by "index/id".
+func (f *Fake) All() map[string]json.RawMessage {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := map[string]json.RawMessage{}

@@ -209,8 +209,10 @@ func typeErr(b []byte, i int, path string) error {
 	return decodeError("Unexpected JSON type for member '%s'", path)
 }
 
-// decodeName decodes the DeliveryStreamName value at b[i] into *name.
-func decodeName(b []byte, i int, name *string) (int, error) {
+// decodeString decodes the string (or null, which leaves *dst alone) at
+// b[i] into *dst: the value of member, named in a type error; malformed
+// is the message for a string that does not unquote.
+func decodeString(b []byte, i int, dst *string, member, malformed string) (int, error) {
 	switch {
 	case i < len(b) && b[i] == '"':
 		end, _, err := scanString(b, i)
@@ -219,19 +221,24 @@ func decodeName(b []byte, i int, name *string) (int, error) {
 		}
 		s, ok := unquote(b[i:end])
 		if !ok {
-			return 0, decodeError("Malformed DeliveryStreamName")
+			return 0, decodeError("%s", malformed)
 		}
-		*name = s
+		*dst = s
 		return end, nil
 	case i < len(b) && b[i] == 'n':
 		end, err := scanLiteral(b, i, "null")
 		if err != nil {
 			return 0, syntaxErr(err)
 		}
-		return end, nil // null leaves a string alone
+		return end, nil
 	default:
-		return 0, typeErr(b, i, "deliveryStreamName")
+		return 0, typeErr(b, i, member)
 	}
+}
+
+// decodeName decodes the DeliveryStreamName value at b[i] into *name.
+func decodeName(b []byte, i int, name *string) (int, error) {
+	return decodeString(b, i, name, "deliveryStreamName", "Malformed DeliveryStreamName")
 }
 
 // decodeTop walks the top-level object, calling member for each key. It

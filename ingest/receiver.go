@@ -103,7 +103,7 @@ func (s *Server) decodeReceiver(d *putDecoder, body []byte, now time.Time) (reqI
 	err := decodeTop(body, func(key []byte, i int) (int, error) {
 		switch {
 		case keyIs(key, "requestId"):
-			return decodeString(body, i, &reqID, "requestId")
+			return decodeString(body, i, &reqID, "requestId", "malformed requestId")
 		case keyIs(key, "records"):
 			if i < len(body) && body[i] == 'n' {
 				end, err := scanLiteral(body, i, "null")
@@ -172,31 +172,6 @@ func (s *Server) decodeReceiver(d *putDecoder, body []byte, now time.Time) (reqI
 		return "", nil, invalidArg("malformed body: %s", msg)
 	}
 	return reqID, recs, nil
-}
-
-// decodeString decodes the string (or null) at b[i] into *dst.
-func decodeString(b []byte, i int, dst *string, member string) (int, error) {
-	switch {
-	case i < len(b) && b[i] == '"':
-		end, _, err := scanString(b, i)
-		if err != nil {
-			return 0, syntaxErr(err)
-		}
-		s, ok := unquote(b[i:end])
-		if !ok {
-			return 0, decodeError("malformed %s", member)
-		}
-		*dst = s
-		return end, nil
-	case i < len(b) && b[i] == 'n':
-		end, err := scanLiteral(b, i, "null")
-		if err != nil {
-			return 0, syntaxErr(err)
-		}
-		return end, nil
-	default:
-		return 0, typeErr(b, i, member)
-	}
 }
 
 // writeReceiver writes the HTTP-endpoint protocol's response body.

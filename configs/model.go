@@ -144,10 +144,16 @@ type Store struct {
 	// catalog (a database URL for sql, an HTTP URL for rest; required);
 	// Warehouse is the table location root; Store names the s3 or directory
 	// store that holds data files (required).
-	Catalog   string `yaml:"catalog"`
-	URI       string `yaml:"uri"`
-	Warehouse string `yaml:"warehouse"`
-	Store     string `yaml:"store"`
+	// Warehouse is s3://bucket/path on an s3 store (required there), or
+	// file:///path on a directory store (default: the store's path +
+	// /warehouse). Credential ("client_id:secret", OAuth) and Token
+	// (bearer) authenticate to a rest catalog.
+	Catalog    string `yaml:"catalog"`
+	URI        string `yaml:"uri"`
+	Warehouse  string `yaml:"warehouse"`
+	Store      string `yaml:"store"`
+	Credential string `yaml:"credential"`
+	Token      string `yaml:"token"`
 }
 
 // Pipeline is one delivery stream: a durable sharded stream, processors
@@ -318,6 +324,11 @@ type Destination struct {
 
 	// postgres, redshift, iceberg: Table (schema.table) is required.
 	Table string `yaml:"table"`
+	// iceberg: PartitionBy is the partition spec of a table the sink
+	// creates: column names (identity) and year(col), month(col),
+	// day(col), hour(col), bucket(N, col), truncate(W, col). An existing
+	// table keeps its own spec.
+	PartitionBy []string `yaml:"partition_by"`
 	// postgres, redshift: Columns map column names to jq expressions, in
 	// file order. For postgres, none means DefaultPostgresColumn; for
 	// redshift, the COPY column list (optional, as with JSON 'auto').

@@ -58,7 +58,7 @@ var (
 		StoreDirectory:  {"path"},
 		StorePostgres:   {"dsn"},
 		StoreOpenSearch: {"addresses", "username", "password", "ca_file", "insecure_skip_verify"},
-		StoreIceberg:    {"catalog", "uri", "warehouse", "store"},
+		StoreIceberg:    {"catalog", "uri", "warehouse", "store", "credential", "token"},
 	}
 	processorKeys = map[string][]string{
 		ProcessorJQMetadata:      {"partition_keys"},
@@ -77,7 +77,7 @@ var (
 		DestRedshift:   {"store", "table", "columns", "staging", "copy_options", "iam_role", "load"},
 		DestOpenSearch: {"store", "index", "rotation", "document_id", "max_bulk_bytes"},
 		DestHTTP:       {"url", "access_key", "content_encoding", "common_attributes", "max_body_bytes", "timeout", "ca_file"},
-		DestIceberg:    {"store", "table", "format"},
+		DestIceberg:    {"store", "table", "format", "partition_by"},
 		DestDiscard:    nil,
 	}
 	compressions       = []string{"none", "gzip", "snappy", "hadoop_snappy", "zip", "zstd"}
@@ -245,7 +245,33 @@ func (v *validator) store(name string, s Store) {
 		v.required(sp+".uri", s.URI)
 		if v.required(sp+".store", s.Store) {
 			v.objectStore(sp+".store", s.Store, "-") // the warehouse location names the bucket
+			v.warehouse(sp, s)
 		}
+		if s.Catalog != "rest" {
+			for _, k := range []string{"credential", "token"} {
+				if v.c.Has(sp + "." + k) {
+					v.add(sp+"."+k, "applies to catalog: rest only")
+				}
+			}
+		}
+	}
+}
+
+// warehouse checks an iceberg store's warehouse against its object
+// store: s3://bucket/path on an s3 store (required), file:///path or
+// nothing (the store's directory) on a directory store.
+func (v *validator) warehouse(sp string, s Store) {
+	obj, ok := v.c.Stores[s.Store]
+	if !ok {
+		return
+	}
+	switch {
+	case obj.Type == StoreS3 && !strings.HasPrefix(s.Warehouse, "s3://"):
+		v.add(sp+".warehouse", "an s3 store's warehouse is required as s3://bucket/path, got %q", s.Warehouse)
+	case obj.Type == StoreS3 && len(strings.TrimPrefix(s.Warehouse, "s3://")) == 0:
+		v.add(sp+".warehouse", "names no bucket: want s3://bucket/path")
+	case obj.Type == StoreDirectory && s.Warehouse != "" && !strings.HasPrefix(s.Warehouse, "file:///"):
+		v.add(sp+".warehouse", "a directory store's warehouse is file:///absolute/path (or leave it out: <path>/warehouse), got %q", s.Warehouse)
 	}
 }
 

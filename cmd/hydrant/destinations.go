@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/hydrant-io/hydrant/buffer"
@@ -17,6 +18,7 @@ import (
 	"github.com/hydrant-io/hydrant/sinks/directory"
 	"github.com/hydrant-io/hydrant/sinks/discard"
 	"github.com/hydrant-io/hydrant/sinks/httpendpoint"
+	"github.com/hydrant-io/hydrant/sinks/iceberg"
 	"github.com/hydrant-io/hydrant/sinks/object"
 	"github.com/hydrant-io/hydrant/sinks/opensearch"
 	"github.com/hydrant-io/hydrant/sinks/postgres"
@@ -66,6 +68,9 @@ func newSink(env sinkEnv) (sink sinks.Sink, errorType string, err error) {
 	case configs.DestHTTP:
 		sink, err = newHTTPSink(env)
 		return sink, record.HTTPEndpointFailed, err
+	case configs.DestIceberg:
+		sink, err = newIcebergSink(env)
+		return sink, record.IcebergFailed, err
 	case configs.DestDiscard:
 		return discard.New(), "", nil
 	default:
@@ -171,6 +176,38 @@ func newHTTPSink(env sinkEnv) (sinks.Sink, error) {
 	return sink, nil
 }
 
+// newIcebergSink is the iceberg destination: Parquet data files committed
+// in one snapshot per flush, exactly once through the snapshot summary.
+func newIcebergSink(env sinkEnv) (sinks.Sink, error) {
+	dc := env.dc
+	cat, err := env.stores.iceberg(dc.Store, env.path+".store")
+	if err != nil {
+		return nil, err
+	}
+	cfg := iceberg.Config{Table: dc.Table, Compression: dc.Format.Compression}
+	if dc.Format.Schema != "" {
+		if cfg.Schema, err = columnar.LoadSchema(env.cfg.Resolve(dc.Format.Schema)); err != nil {
+			return nil, env.errorf("format.schema", "%v", err)
+		}
+	}
+	for i, p := range dc.PartitionBy {
+		f, err := iceberg.ParsePartitionField(p)
+		if err != nil {
+			return nil, env.errorf(fmt.Sprintf("partition_by[%d]", i), "%v", err)
+		}
+		cfg.PartitionBy = append(cfg.PartitionBy, f)
+	}
+	sink, err := iceberg.New(cat, cfg)
+	if err != nil {
+		field := "table"
+		if len(dc.PartitionBy) > 0 && cfg.Schema != nil {
+			field = "partition_by"
+		}
+		return nil, env.errorf(field, "%v", err)
+	}
+	return sink, nil
+}
+
 // redshiftCredentials is what COPY's CREDENTIALS clause says: the IAM
 // role, or the staging store's keys (from the config, or the
 // environment's AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY as the store uses).
@@ -225,11 +262,44 @@ type storeSet struct {
 	objects  map[string]sinks.ObjectStore
 	pools    map[string]*pgxpool.Pool
 	searches map[string]*opensearchgo.Client
+	catalogs map[string]*iceberg.Catalog
 }
 
 func newStoreSet(cfg *configs.Config, log *slog.Logger, keep func(func(context.Context) error)) *storeSet {
 	return &storeSet{cfg: cfg, log: log, keep: keep, objects: map[string]sinks.ObjectStore{}, pools: map[string]*pgxpool.Pool{},
-		searches: map[string]*opensearchgo.Client{}}
+		searches: map[string]*opensearchgo.Client{}, catalogs: map[string]*iceberg.Catalog{}}
+}
+
+// iceberg returns the catalog of the iceberg store called name, shared by
+// its destinations. It connects on first use.
+func (s *storeSet) iceberg(name, path string) (*iceberg.Catalog, error) {
+	if c, ok := s.catalogs[name]; ok {
+		return c, nil
+	}
+	sc := s.cfg.Stores[name]
+	obj := s.cfg.Stores[sc.Store]
+	cc := iceberg.CatalogConfig{Name: name, Kind: sc.Catalog, URI: sc.URI, Warehouse: sc.Warehouse,
+		Credential: sc.Credential, Token: sc.Token}
+	switch obj.Type {
+	case configs.StoreDirectory:
+		if cc.Warehouse == "" {
+			dir, err := filepath.Abs(filepath.Join(obj.Path, "warehouse"))
+			if err != nil {
+				return nil, s.cfg.Errorf(path, "store %s: %v", name, err)
+			}
+			cc.Warehouse = "file://" + dir
+		}
+	case configs.StoreS3:
+		cc.S3 = &iceberg.S3Config{Endpoint: obj.Endpoint, Region: obj.Region, AccessKeyID: obj.AccessKeyID,
+			SecretAccessKey: obj.SecretAccessKey, PathStyle: obj.PathStyle}
+	}
+	c, err := iceberg.NewCatalog(cc)
+	if err != nil {
+		return nil, s.cfg.Errorf(path, "store %s: %v", name, err)
+	}
+	s.keep(func(context.Context) error { return c.Close() })
+	s.catalogs[name] = c
+	return c, nil
 }
 
 // search returns the client of the opensearch store called name, shared

@@ -125,8 +125,11 @@ pipelines:
 	require.Contains(t, errOut, path+":11:13: pipelines[0].destinations[0].processors[1]: wasm: ")
 }
 
-func TestServe_RefusesComponentsNotBuiltYetAtTheirPosition(t *testing.T) {
+// An iceberg destination's partition spec is read when the sink is built;
+// a bad field is reported at its position by serve and validate alike.
+func TestServe_IcebergPartitionErrorsNameTheirPosition(t *testing.T) {
 	dir := t.TempDir()
+	schema := writeFile(t, "s.yaml", "columns:\n  - { name: ts, type: timestamp }\n")
 	path := writeFile(t, "iceberg.yaml", `server: { data_dir: `+dir+`, listen: "127.0.0.1:0" }
 stores:
   lake: { type: directory, path: `+dir+`/lake }
@@ -134,12 +137,17 @@ stores:
 pipelines:
   - name: events
     destinations:
-      - { name: t, type: iceberg, store: cat, table: ns.t, format: { type: parquet } }
+      - name: t
+        type: iceberg
+        store: cat
+        table: ns.t
+        format: { type: parquet, schema: `+schema+` }
+        partition_by: ["day(ts)", "week(ts)"]
 `)
 	for _, cmd := range []string{"serve", "validate"} {
 		code, _, errOut := runCmd(t, cmd, "--config", path)
 		require.Equal(t, 1, code, cmd)
-		require.Equal(t, path+":8:26: pipelines[0].destinations[0].type: the iceberg sink is not built yet in this version of hydrant\n", errOut, cmd)
+		require.Equal(t, path+":13:35: pipelines[0].destinations[0].partition_by[1]: partition field \"week(ts)\": unknown transform week (want year, month, day, hour, bucket or truncate)\n", errOut, cmd)
 	}
 }
 

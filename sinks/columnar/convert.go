@@ -165,17 +165,26 @@ func (c *converter) row(data []byte, row []any, r *record) error {
 	}
 	r.doc.text = string(data) // string values share this copy
 	for i := range c.s.Columns {
-		v, err := c.colValue(i, r)
+		x, err := c.column(i, r)
 		if err != nil {
 			return err
-		}
-		x, cerr := c.value(c.s.Columns[i].Type, v, 0)
-		if cerr != nil {
-			return &ConversionError{Column: c.s.Columns[i].Name + cerr.path, Reason: cerr.reason}
 		}
 		row[i] = x
 	}
 	return nil
+}
+
+// column converts column i of the parsed record r.
+func (c *converter) column(i int, r *record) (any, error) {
+	v, err := c.colValue(i, r)
+	if err != nil {
+		return nil, err
+	}
+	x, cerr := c.value(c.s.Columns[i].Type, v, 0)
+	if cerr != nil {
+		return nil, &ConversionError{Column: c.s.Columns[i].Name + cerr.path, Reason: cerr.reason}
+	}
+	return x, nil
 }
 
 // runJQ returns the expression's first output as a value of d (missing

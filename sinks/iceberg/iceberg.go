@@ -1,0 +1,603 @@
+// Package iceberg appends batches to Apache Iceberg tables, exactly once:
+// each flush writes Parquet data files into the table's location and
+// commits them in one snapshot.
+//
+// The snapshot's summary carries the batch identity (pipeline,
+// destination, shard and the last position committed). Before writing,
+// Write walks the table's snapshots back from the current one to the
+// newest that this destination and shard committed, and skips the
+// records at or below its position: a batch delivered before a crash and
+// read again is recognised from the table itself (the idea of Flink's
+// Iceberg committer, which keeps its checkpoint id there). The commit
+// asserts that the table's main branch is still the snapshot that was
+// read, so two writers can never both pass the check: the loser reloads,
+// checks again and commits what is still missing, with back-off.
+//
+// Data files are written with Hydrant's own Parquet encoder (package
+// columnar: the same conversion, the same per-record failures as on S3)
+// and added with their row counts and partition values; iceberg-go
+// writes the manifests and the metadata, and the table gets a name
+// mapping so that readers find columns by name.
+package iceberg
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	ice "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
+
+	"github.com/hydrant-io/hydrant/sinks"
+	"github.com/hydrant-io/hydrant/sinks/columnar"
+	"github.com/hydrant-io/hydrant/streams/record"
+)
+
+// Snapshot summary properties that identify a batch.
+const (
+	PropPipeline    = "hydrant.pipeline"
+	PropDestination = "hydrant.destination"
+	PropShard       = "hydrant.shard"
+	// PropLast is the position of the last record committed, "seq.sub".
+	PropLast  = "hydrant.last"
+	PropFirst = "hydrant.first"
+	// PropWrite is unique per Write call: it tells a commit of this call
+	// whose answer was lost from another writer's.
+	PropWrite = "hydrant.write-id"
+)
+
+// Config describes one destination.
+type Config struct {
+	// Table is "namespace.name"; a namespace may itself hold dots.
+	Table string
+	// Schema converts records; nil means the existing table's schema,
+	// each column read from the record's field of the same name.
+	Schema *columnar.Schema
+	// Compression is the Parquet page compression (default snappy).
+	Compression string
+	// PartitionBy is the partition spec of a table created by the sink.
+	PartitionBy []PartitionField
+	// CommitAttempts bounds the commits one Write tries when other
+	// writers keep winning (default 20); the batch is then retried by
+	// the runtime.
+	CommitAttempts int
+}
+
+// Sink appends to one table. Create it with New.
+type Sink struct {
+	cat   *Catalog
+	cfg   Config
+	ident table.Identifier
+
+	mu    sync.Mutex
+	state *tableState // for the table's current schema and spec
+}
+
+// tableState is what Write needs for one schema and partition spec of
+// the table.
+type tableState struct {
+	schemaID, specID int
+	enc              *columnar.Encoder
+	spec             ice.PartitionSpec
+	logical          map[int]string // partition field id -> avro logical type
+	newPartitioner   func() (*partitioner, error)
+}
+
+// New returns a sink appending to cfg.Table in cat.
+func New(cat *Catalog, cfg Config) (*Sink, error) {
+	ident, err := ParseTable(cfg.Table)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Compression == "" {
+		cfg.Compression = "snappy"
+	}
+	if cfg.CommitAttempts <= 0 {
+		cfg.CommitAttempts = 20
+	}
+	if cfg.Schema != nil {
+		// Fail at startup on a schema the encoder refuses.
+		if _, err := columnar.NewEncoder(columnar.Parquet, cfg.Compression, cfg.Schema); err != nil {
+			return nil, fmt.Errorf("iceberg: %w", err)
+		}
+		if len(cfg.PartitionBy) > 0 {
+			if _, err := partitionSpec(cfg.PartitionBy, TableSchema(cfg.Schema)); err != nil {
+				return nil, fmt.Errorf("iceberg: %w", err)
+			}
+		}
+	}
+	return &Sink{cat: cat, cfg: cfg, ident: ident}, nil
+}
+
+// ParseTable reads "namespace.name" (the last dot separates the name).
+func ParseTable(s string) (table.Identifier, error) {
+	i := strings.LastIndexByte(s, '.')
+	if i <= 0 || i == len(s)-1 || strings.Contains(s, "..") || strings.HasPrefix(s, ".") {
+		return nil, fmt.Errorf("iceberg: table %q: want namespace.name", s)
+	}
+	return table.Identifier(strings.Split(s, ".")), nil
+}
+
+// Write commits b's records not yet in the table in one snapshot. See
+// the package doc.
+func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
+	if len(b.Records) == 0 {
+		return nil
+	}
+	tbl, err := s.load(ctx)
+	if err != nil {
+		return err
+	}
+	writeID := uuid.NewString()
+	failed := map[int]error{}
+	for round := 0; ; round++ {
+		from := skip(tbl, b)
+		if from == len(b.Records) {
+			return batchError(failed, from)
+		}
+		st, err := s.stateFor(tbl)
+		if err != nil {
+			return err
+		}
+		files, err := s.writeFiles(ctx, tbl, st, b, from, writeID, round, failed)
+		if err != nil {
+			return err
+		}
+		if len(files) == 0 {
+			return batchError(failed, from) // every record failed conversion
+		}
+		props := summary(b, writeID)
+		for attempt := 1; ; attempt++ {
+			err = commit(ctx, tbl, files, props)
+			if err == nil {
+				return batchError(failed, from)
+			}
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			if attempt >= s.cfg.CommitAttempts {
+				return fmt.Errorf("iceberg: commit to %s: gave up after %d attempts: %w", s.cfg.Table, attempt, err)
+			}
+			if !errors.Is(err, table.ErrCommitFailed) && !retryable(err) {
+				return s.classify(fmt.Errorf("iceberg: commit to %s: %w", s.cfg.Table, err))
+			}
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return err
+			}
+			if tbl, err = s.load(ctx); err != nil {
+				return err
+			}
+			if now := skip(tbl, b); now != from {
+				// Another writer of the shard (or this call's commit
+				// whose answer was lost) committed records of the batch.
+				if mine(tbl, b, writeID) {
+					return batchError(failed, from)
+				}
+				removeFiles(ctx, tbl, files)
+				break
+			}
+		}
+	}
+}
+
+// batchError reports the records that failed conversion, ignoring those
+// below from (another writer of the shard decided them).
+func batchError(failed map[int]error, from int) error {
+	for i := range failed {
+		if i < from {
+			delete(failed, i)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return &sinks.BatchError{Failed: failed}
+}
+
+// commit appends files in one snapshot, asserting the main branch has
+// not moved since tbl was loaded.
+func commit(ctx context.Context, tbl *table.Table, files []ice.DataFile, props ice.Properties) error {
+	tx := tbl.NewTransaction()
+	if err := tx.AssertRefSnapshotID(table.MainBranch); err != nil {
+		return err
+	}
+	// The file names are new (a write id in each), so iceberg-go's
+	// check for files already in the table, which reads every
+	// manifest, is skipped.
+	if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
+		return err
+	}
+	_, err := tx.Commit(ctx)
+	return err
+}
+
+// summary is the snapshot summary identifying b.
+func summary(b *record.Batch, writeID string) ice.Properties {
+	id := b.ID()
+	return ice.Properties{
+		PropPipeline:    id.Pipeline,
+		PropDestination: id.Destination,
+		PropShard:       string(id.Shard),
+		PropFirst:       formatPos(id.First),
+		PropLast:        formatPos(b.Records[len(b.Records)-1].Pos()),
+		PropWrite:       writeID,
+	}
+}
+
+func formatPos(p record.Position) string {
+	return strconv.FormatUint(p.Seq, 10) + "." + strconv.FormatUint(uint64(p.Sub), 10)
+}
+
+func parsePos(s string) (record.Position, bool) {
+	seq, sub, ok := strings.Cut(s, ".")
+	if !ok {
+		return record.Position{}, false
+	}
+	q, err1 := strconv.ParseUint(seq, 10, 64)
+	u, err2 := strconv.ParseUint(sub, 10, 32)
+	return record.Position{Seq: q, Sub: uint32(u)}, err1 == nil && err2 == nil
+}
+
+// committed finds the newest snapshot on the main branch that b's
+// destination and shard committed.
+func committed(tbl *table.Table, b *record.Batch) (*table.Snapshot, record.Position, bool) {
+	meta := tbl.Metadata()
+	for snap := tbl.CurrentSnapshot(); snap != nil; {
+		if p := snap.Summary; p != nil && p.Properties[PropShard] == string(b.Shard) &&
+			p.Properties[PropDestination] == b.Destination && p.Properties[PropPipeline] == b.Pipeline {
+			if pos, ok := parsePos(p.Properties[PropLast]); ok {
+				return snap, pos, true
+			}
+		}
+		if snap.ParentSnapshotID == nil {
+			break
+		}
+		snap = meta.SnapshotByID(*snap.ParentSnapshotID)
+	}
+	return nil, record.Position{}, false
+}
+
+// skip returns the index of b's first record not yet in the table.
+func skip(tbl *table.Table, b *record.Batch) int {
+	_, done, ok := committed(tbl, b)
+	if !ok {
+		return 0
+	}
+	from := 0
+	for from < len(b.Records) && !done.Less(b.Records[from].Pos()) {
+		from++
+	}
+	return from
+}
+
+// mine reports whether the newest commit of b's shard is this Write's.
+func mine(tbl *table.Table, b *record.Batch, writeID string) bool {
+	snap, _, ok := committed(tbl, b)
+	return ok && snap.Summary.Properties[PropWrite] == writeID
+}
+
+// load returns the table, creating its namespace and itself from the
+// schema when missing.
+func (s *Sink) load(ctx context.Context) (*table.Table, error) {
+	cat, err := s.cat.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tbl, err := cat.LoadTable(ctx, s.ident)
+	if err == nil {
+		return tbl, nil
+	}
+	if !errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil, fmt.Errorf("iceberg: load table %s: %w", s.cfg.Table, err)
+	}
+	if s.cfg.Schema == nil {
+		return nil, fmt.Errorf("iceberg: table %s does not exist, and without format.schema it cannot be created", s.cfg.Table)
+	}
+	ns := catalog.NamespaceFromIdent(s.ident)
+	if err := cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+		return nil, fmt.Errorf("iceberg: create namespace %s: %w", strings.Join(ns, "."), err)
+	}
+	ts := TableSchema(s.cfg.Schema)
+	opts := []catalog.CreateTableOpt{catalog.WithProperties(ice.Properties{
+		"write.format.default":            "parquet",
+		"write.parquet.compression-codec": s.cfg.Compression,
+		"hydrant.created-by":              "hydrant",
+	})}
+	if len(s.cfg.PartitionBy) > 0 {
+		spec, err := partitionSpec(s.cfg.PartitionBy, ts)
+		if err != nil {
+			return nil, sinks.Permanent(fmt.Errorf("iceberg: %w", err))
+		}
+		opts = append(opts, catalog.WithPartitionSpec(spec))
+	}
+	tbl, err = cat.CreateTable(ctx, s.ident, ts, opts...)
+	if errors.Is(err, catalog.ErrTableAlreadyExists) {
+		tbl, err = cat.LoadTable(ctx, s.ident) // created by another writer meanwhile
+	}
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: create table %s: %w", s.cfg.Table, err)
+	}
+	return tbl, nil
+}
+
+// stateFor returns the encoder and partitioner for tbl's current schema
+// and spec, built once per schema and spec.
+func (s *Sink) stateFor(tbl *table.Table) (*tableState, error) {
+	ts, spec := tbl.Schema(), tbl.Spec()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.state; st != nil && st.schemaID == ts.ID && st.specID == spec.ID() {
+		return st, nil
+	}
+	schema := s.cfg.Schema
+	if schema == nil {
+		var err error
+		if schema, err = columnarSchema(s.cfg.Table, ts); err != nil {
+			return nil, fmt.Errorf("iceberg: table %s: %w", s.cfg.Table, err)
+		}
+	} else if err := checkCompatible(schema, ts); err != nil {
+		// Retrying cannot help until someone changes the table or the
+		// file: the records go to the backup as iceberg-failed.
+		return nil, sinks.Permanent(fmt.Errorf("iceberg: the schema file does not fit table %s: %w", s.cfg.Table, err))
+	}
+	enc, err := columnar.NewEncoder(columnar.Parquet, s.cfg.Compression, schema)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: %w", err)
+	}
+	if _, err := newPartitioner(spec, ts, schema); err != nil {
+		return nil, fmt.Errorf("iceberg: table %s: %w", s.cfg.Table, err)
+	}
+	st := &tableState{schemaID: ts.ID, specID: spec.ID(), enc: enc, spec: spec, logical: logicalTypes(spec, ts),
+		newPartitioner: func() (*partitioner, error) { return newPartitioner(spec, ts, schema) }}
+	s.state = st
+	return st, nil
+}
+
+// logicalTypes names the Avro logical type of each partition field whose
+// values are dates or timestamps, as the manifest writer needs them.
+func logicalTypes(spec ice.PartitionSpec, ts *ice.Schema) map[int]string {
+	out := map[int]string{}
+	for _, f := range spec.Fields() {
+		src, ok := ts.FindFieldByID(f.SourceID())
+		if !ok {
+			continue
+		}
+		switch f.Transform.ResultType(src.Type).(type) {
+		case ice.DateType:
+			out[f.FieldID] = "date"
+		case ice.TimestampType, ice.TimestampTzType:
+			out[f.FieldID] = "timestamp-micros"
+		}
+	}
+	return out
+}
+
+// writeFiles writes b.Records[from:] as Parquet data files, one per
+// partition, into the table's data location. Records that do not fit
+// the schema are added to failed.
+func (s *Sink) writeFiles(ctx context.Context, tbl *table.Table, st *tableState, b *record.Batch, from int, writeID string, round int, failed map[int]error) ([]ice.DataFile, error) {
+	groups, order, err := s.group(st, b, from, failed)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: table files: %w", err)
+	}
+	wfs, ok := fs.(icebergio.WriteFileIO)
+	if !ok {
+		return nil, sinks.Permanent(fmt.Errorf("iceberg: the file system of %s cannot write", tbl.Location()))
+	}
+	locs, err := tbl.LocationProvider()
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: %w", err)
+	}
+	sum := sha256.Sum256([]byte(b.ID().String()))
+	base := hex.EncodeToString(sum[:8]) + "-" + writeID
+	var files []ice.DataFile
+	for n, key := range order {
+		g := groups[key]
+		name := fmt.Sprintf("%s-%d-%d.parquet", base, round, n)
+		if g.part.path != "" {
+			name = g.part.path + "/" + name
+		}
+		path := locs.NewDataLocation(name)
+		rows, size, err := writeParquet(ctx, wfs, path, st.enc, b.Records, g.idx, failed)
+		if err != nil {
+			removeFiles(ctx, tbl, files)
+			_ = wfs.Remove(path)
+			return nil, s.classify(fmt.Errorf("iceberg: write %s: %w", path, err))
+		}
+		if rows == 0 {
+			_ = wfs.Remove(path)
+			continue
+		}
+		bld, err := ice.NewDataFileBuilder(st.spec, ice.EntryContentData, path, ice.ParquetFile, g.part.values, st.logical, nil, int64(rows), size)
+		if err != nil {
+			return nil, fmt.Errorf("iceberg: data file %s: %w", path, err)
+		}
+		files = append(files, bld.Build())
+	}
+	return files, nil
+}
+
+// group is the records of one partition.
+type group struct {
+	part partition
+	idx  []int
+}
+
+// group splits b.Records[from:] by partition, in order of first
+// appearance. Records whose partition value does not convert fail.
+func (s *Sink) group(st *tableState, b *record.Batch, from int, failed map[int]error) (map[string]*group, []string, error) {
+	p, err := st.newPartitioner()
+	if err != nil {
+		return nil, nil, err
+	}
+	all := make([]int, 0, len(b.Records)-from)
+	for i := from; i < len(b.Records); i++ {
+		if _, bad := failed[i]; !bad {
+			all = append(all, i)
+		}
+	}
+	if p == nil {
+		return map[string]*group{"": {idx: all}}, []string{""}, nil
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, i := range all {
+		part, err := p.of(b.Records[i].Data)
+		if err != nil {
+			failed[i] = conversionFailed(err)
+			continue
+		}
+		g := groups[part.key]
+		if g == nil {
+			g = &group{part: part}
+			groups[part.key] = g
+			order = append(order, part.key)
+		}
+		g.idx = append(g.idx, i)
+	}
+	return groups, order, nil
+}
+
+// conversionFailed is a record the schema rejected: permanent, backed up
+// as format-conversion-failed, as on S3.
+func conversionFailed(err error) error {
+	return sinks.Permanent(record.WithErrorType(err, record.FormatConversionFailed))
+}
+
+// writeParquet writes records idx of recs into one file at path and
+// returns its row count and size.
+func writeParquet(ctx context.Context, fs icebergio.WriteFileIO, path string, enc *columnar.Encoder, recs []record.Record, idx []int, failed map[int]error) (int, int64, error) {
+	f, err := fs.Create(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	cw := &countingWriter{w: f}
+	bw := bufio.NewWriterSize(cw, 64<<10)
+	fw := enc.NewWriter(bw)
+	for _, i := range idx {
+		if err := ctx.Err(); err != nil {
+			_ = f.Close()
+			return 0, 0, context.Cause(ctx)
+		}
+		err := fw.Write(recs[i].Data)
+		var ce *columnar.ConversionError
+		switch {
+		case errors.As(err, &ce):
+			failed[i] = conversionFailed(err)
+		case err != nil:
+			_ = f.Close()
+			return 0, 0, err
+		}
+	}
+	if err := fw.Close(); err != nil {
+		_ = f.Close()
+		return 0, 0, err
+	}
+	if err := bw.Flush(); err != nil {
+		_ = f.Close()
+		return 0, 0, err
+	}
+	if err := f.Close(); err != nil {
+		return 0, 0, err
+	}
+	return fw.Rows(), cw.n, nil
+}
+
+type countingWriter struct {
+	w interface{ Write([]byte) (int, error) }
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// removeFiles deletes data files no snapshot references (written for a
+// commit that lost); failures leave orphans, which are harmless.
+func removeFiles(ctx context.Context, tbl *table.Table, files []ice.DataFile) {
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return
+	}
+	for _, f := range files {
+		_ = fs.Remove(f.FilePath())
+	}
+}
+
+// backoff is the wait before commit attempt n+1: 50 ms doubling to 5 s,
+// with jitter, so that writers that collided spread out.
+func backoff(n int) time.Duration {
+	d := 50 * time.Millisecond << min(n-1, 7)
+	d = min(d, 5*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryable reports whether a commit error may have been a conflict or a
+// transient failure rather than a refusal of the commit itself.
+func retryable(err error) bool {
+	return !errors.Is(err, ice.ErrInvalidArgument)
+}
+
+// classify marks errors no retry can fix as permanent.
+func (s *Sink) classify(err error) error {
+	if errors.Is(err, ice.ErrInvalidArgument) {
+		return sinks.Permanent(err)
+	}
+	return err
+}
+
+// Close does nothing: the catalog belongs to the store.
+func (s *Sink) Close(context.Context) error { return nil }
+
+// Check reports whether the catalog answers and the table exists or can
+// be created.
+func (s *Sink) Check(ctx context.Context) error {
+	cat, err := s.cat.Open(ctx)
+	if err != nil {
+		return err
+	}
+	ok, err := cat.CheckTableExists(ctx, s.ident)
+	if err != nil {
+		return fmt.Errorf("iceberg: table %s: %w", s.cfg.Table, err)
+	}
+	if !ok {
+		if s.cfg.Schema == nil {
+			return fmt.Errorf("iceberg: table %s does not exist, and without format.schema it cannot be created", s.cfg.Table)
+		}
+		return nil // created on the first flush
+	}
+	tbl, err := cat.LoadTable(ctx, s.ident)
+	if err != nil {
+		return fmt.Errorf("iceberg: load table %s: %w", s.cfg.Table, err)
+	}
+	_, err = s.stateFor(tbl)
+	return err
+}

@@ -18,7 +18,13 @@ only=${FUZZ_ONLY:-.}
 parallel=()
 if [ -n "${FUZZ_PARALLEL:-}" ]; then parallel=(-parallel "$FUZZ_PARALLEL"); fi
 for pkg in $(go list ./...); do
-  targets=$(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true)
+  # A package that does not build must fail the run, not lose its targets.
+  if ! listing=$(go test -list '^Fuzz' "$pkg" 2>&1); then
+    echo "fuzz: cannot list the fuzz targets of $pkg:"
+    echo "$listing"
+    exit 1
+  fi
+  targets=$(echo "$listing" | grep '^Fuzz' || true)
   for t in $targets; do
     echo "$pkg $t" | grep -Eq -- "$only" || continue
     echo "fuzz $pkg $t ($fuzztime) $(date -u +%H:%M:%S)"

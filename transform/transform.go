@@ -5,6 +5,7 @@ package transform
 
 import (
 	"context"
+	"maps"
 	"strconv"
 
 	"github.com/hydrant-io/hydrant/streams/record"
@@ -57,12 +58,23 @@ func WithOutput(r record.Record, data []byte, partitionKeys map[string]string) r
 	if len(partitionKeys) == 0 {
 		return r
 	}
-	meta := make(map[string]string, len(r.Meta)+len(partitionKeys))
-	for k, v := range r.Meta {
-		meta[k] = v
-	}
+	keys := make(map[string]string, len(partitionKeys))
 	for k, v := range partitionKeys {
-		meta[record.LambdaKey(k)] = v
+		keys[record.LambdaKey(k)] = v
+	}
+	return WithMeta(r, keys)
+}
+
+// WithMeta returns r with the Meta entries of add set (empty values are
+// left out), copying r's Meta rather than changing it: Meta maps may be
+// shared between records.
+func WithMeta(r record.Record, add map[string]string) record.Record {
+	meta := make(map[string]string, len(r.Meta)+len(add))
+	maps.Copy(meta, r.Meta)
+	for k, v := range add {
+		if v != "" {
+			meta[k] = v
+		}
 	}
 	r.Meta = meta
 	return r

@@ -58,6 +58,9 @@ func (c CatalogConfig) properties() ice.Properties {
 	return p
 }
 
+// maxConns bounds the SQL catalog's connections to its database.
+const maxConns = 8
+
 // Catalog opens its catalog on first use and keeps it; a failed open is
 // tried again on the next use, so Hydrant starts while the catalog's
 // database is down. One Catalog serves every destination of a store.
@@ -92,6 +95,10 @@ func (c *Catalog) Open(ctx context.Context) (catalog.Catalog, error) {
 		if err != nil {
 			return nil, fmt.Errorf("iceberg: sql catalog: %w", err)
 		}
+		// Commits of every destination of the store share these; a
+		// commit holds one connection at a time.
+		db.SetMaxOpenConns(maxConns)
+		db.SetMaxIdleConns(maxConns)
 		// NewCatalog creates the catalog's tables without a context;
 		// check the database answers first so that it cannot hang.
 		if err := db.PingContext(ctx); err != nil {

@@ -74,11 +74,26 @@ type Config struct {
 	CommitAttempts int
 }
 
-// Sink appends to one table. Create it with New.
+// Sink appends to one table, and to the tables records are routed to
+// (see route). Create it with New.
 type Sink struct {
-	cat   *Catalog
-	cfg   Config
+	cat *Catalog
+	cfg Config
+
+	mu      sync.Mutex
+	targets map[string]*target // by table name
+}
+
+// target is one table the sink appends to.
+type target struct {
+	name  string
 	ident table.Identifier
+	// schema converts records: the configured schema for the
+	// destination's table, nil (the table's own) for routed tables.
+	schema *columnar.Schema
+	// create: the table is created from schema when missing (the
+	// destination's own table only).
+	create bool
 
 	mu    sync.Mutex
 	state *tableState // for the table's current schema and spec
@@ -117,7 +132,21 @@ func New(cat *Catalog, cfg Config) (*Sink, error) {
 			}
 		}
 	}
-	return &Sink{cat: cat, cfg: cfg, ident: ident}, nil
+	s := &Sink{cat: cat, cfg: cfg, targets: map[string]*target{}}
+	s.targets[cfg.Table] = &target{name: cfg.Table, ident: ident, schema: cfg.Schema, create: cfg.Schema != nil}
+	return s, nil
+}
+
+// target returns the table called name (already parsed by route).
+func (s *Sink) target(name string, ident table.Identifier) *target {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.targets[name]
+	if t == nil {
+		t = &target{name: name, ident: ident}
+		s.targets[name] = t
+	}
+	return t
 }
 
 // ParseTable reads "namespace.name" (the last dot separates the name).
@@ -129,13 +158,88 @@ func ParseTable(s string) (table.Identifier, error) {
 	return table.Identifier(strings.Split(s, ".")), nil
 }
 
-// Write commits b's records not yet in the table in one snapshot. See
-// the package doc.
+// Write routes b's records to their tables and, per table, commits the
+// records not yet in it in one snapshot. See the package doc.
 func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 	if len(b.Records) == 0 {
 		return nil
 	}
-	tbl, err := s.load(ctx)
+	routes, order, failed := s.route(b)
+	var retry error
+	for _, tg := range order {
+		idx := routes[tg]
+		sub := *b
+		sub.Records = make([]record.Record, len(idx))
+		for k, i := range idx {
+			sub.Records[k] = b.Records[i]
+		}
+		err := s.writeTable(ctx, tg, &sub)
+		var be *sinks.BatchError
+		switch {
+		case err == nil:
+		case errors.As(err, &be):
+			for k, e := range be.Failed {
+				failed[idx[k]] = e
+			}
+		case sinks.IsPermanent(err):
+			for _, i := range idx {
+				failed[i] = err
+			}
+		case retry == nil:
+			// The other tables are still written: what they committed
+			// is skipped when the batch comes again.
+			retry = err
+		}
+	}
+	if retry != nil {
+		return retry
+	}
+	if len(failed) > 0 {
+		return &sinks.BatchError{Failed: failed}
+	}
+	return nil
+}
+
+// route assigns each record its table: the destination's, or the one a
+// processor named in Firehose's otfMetadata (database = namespace). An
+// operation other than insert, or a table name that is not one, fails
+// the record permanently (iceberg-failed).
+func (s *Sink) route(b *record.Batch) (map[*target][]int, []*target, map[int]error) {
+	routes := map[*target][]int{}
+	var order []*target
+	failed := map[int]error{}
+	def := s.target(s.cfg.Table, nil)
+	for i := range b.Records {
+		r := &b.Records[i]
+		tg := def
+		if op := r.Meta[record.OTFOperation]; op != "" && op != "insert" {
+			failed[i] = sinks.Permanent(fmt.Errorf("iceberg: operation %q: Hydrant appends (insert) only; update and delete are not supported", op))
+			continue
+		}
+		if name := r.Meta[record.OTFTable]; name != "" {
+			if db := r.Meta[record.OTFDatabase]; db != "" {
+				name = db + "." + name
+			} else {
+				name = strings.Join(catalog.NamespaceFromIdent(def.ident), ".") + "." + name
+			}
+			ident, err := ParseTable(name)
+			if err != nil {
+				failed[i] = sinks.Permanent(err)
+				continue
+			}
+			tg = s.target(name, ident)
+		}
+		if _, ok := routes[tg]; !ok {
+			order = append(order, tg)
+		}
+		routes[tg] = append(routes[tg], i)
+	}
+	return routes, order, failed
+}
+
+// writeTable commits b's records not yet in tg in one snapshot.
+func (s *Sink) writeTable(ctx context.Context, tg *target, b *record.Batch) error {
+	tbl, err := s.load(ctx, tg)
 	if err != nil {
 		return err
 	}
@@ -146,7 +250,7 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 		if from == len(b.Records) {
 			return batchError(failed, from)
 		}
-		st, err := s.stateFor(tbl)
+		st, err := s.stateFor(tg, tbl)
 		if err != nil {
 			return err
 		}
@@ -167,15 +271,15 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 				return context.Cause(ctx)
 			}
 			if attempt >= s.cfg.CommitAttempts {
-				return fmt.Errorf("iceberg: commit to %s: gave up after %d attempts: %w", s.cfg.Table, attempt, err)
+				return fmt.Errorf("iceberg: commit to %s: gave up after %d attempts: %w", tg.name, attempt, err)
 			}
 			if !errors.Is(err, table.ErrCommitFailed) && !retryable(err) {
-				return s.classify(fmt.Errorf("iceberg: commit to %s: %w", s.cfg.Table, err))
+				return s.classify(fmt.Errorf("iceberg: commit to %s: %w", tg.name, err))
 			}
 			if err := sleep(ctx, backoff(attempt)); err != nil {
 				return err
 			}
-			if tbl, err = s.load(ctx); err != nil {
+			if tbl, err = s.load(ctx, tg); err != nil {
 				return err
 			}
 			if now := skip(tbl, b); now != from {
@@ -287,32 +391,34 @@ func mine(tbl *table.Table, b *record.Batch, writeID string) bool {
 	return ok && snap.Summary.Properties[PropWrite] == writeID
 }
 
-// load returns the table, creating its namespace and itself from the
-// schema when missing.
-func (s *Sink) load(ctx context.Context) (*table.Table, error) {
+// load returns tg's table, creating its namespace and itself from the
+// schema when missing and tg may be created.
+func (s *Sink) load(ctx context.Context, tg *target) (*table.Table, error) {
 	cat, err := s.cat.Open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tbl, err := cat.LoadTable(ctx, s.ident)
+	tbl, err := cat.LoadTable(ctx, tg.ident)
 	if err == nil {
 		return tbl, nil
 	}
 	if !errors.Is(err, catalog.ErrNoSuchTable) {
-		return nil, fmt.Errorf("iceberg: load table %s: %w", s.cfg.Table, err)
+		return nil, fmt.Errorf("iceberg: load table %s: %w", tg.name, err)
 	}
-	if s.cfg.Schema == nil {
-		return nil, fmt.Errorf("iceberg: table %s does not exist, and without format.schema it cannot be created", s.cfg.Table)
+	switch {
+	case tg.name != s.cfg.Table:
+		return nil, sinks.Permanent(fmt.Errorf("iceberg: table %s, which records are routed to, does not exist (only the destination's own table is created)", tg.name))
+	case !tg.create:
+		return nil, fmt.Errorf("iceberg: table %s does not exist, and without format.schema it cannot be created", tg.name)
 	}
-	ns := catalog.NamespaceFromIdent(s.ident)
+	ns := catalog.NamespaceFromIdent(tg.ident)
 	if err := cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
 		return nil, fmt.Errorf("iceberg: create namespace %s: %w", strings.Join(ns, "."), err)
 	}
-	ts := TableSchema(s.cfg.Schema)
+	ts := TableSchema(tg.schema)
 	opts := []catalog.CreateTableOpt{catalog.WithProperties(ice.Properties{
 		"write.format.default":            "parquet",
 		"write.parquet.compression-codec": s.cfg.Compression,
-		"hydrant.created-by":              "hydrant",
 	})}
 	if len(s.cfg.PartitionBy) > 0 {
 		spec, err := partitionSpec(s.cfg.PartitionBy, ts)
@@ -321,46 +427,46 @@ func (s *Sink) load(ctx context.Context) (*table.Table, error) {
 		}
 		opts = append(opts, catalog.WithPartitionSpec(spec))
 	}
-	tbl, err = cat.CreateTable(ctx, s.ident, ts, opts...)
+	tbl, err = cat.CreateTable(ctx, tg.ident, ts, opts...)
 	if errors.Is(err, catalog.ErrTableAlreadyExists) {
-		tbl, err = cat.LoadTable(ctx, s.ident) // created by another writer meanwhile
+		tbl, err = cat.LoadTable(ctx, tg.ident) // created by another writer meanwhile
 	}
 	if err != nil {
-		return nil, fmt.Errorf("iceberg: create table %s: %w", s.cfg.Table, err)
+		return nil, fmt.Errorf("iceberg: create table %s: %w", tg.name, err)
 	}
 	return tbl, nil
 }
 
 // stateFor returns the encoder and partitioner for tbl's current schema
 // and spec, built once per schema and spec.
-func (s *Sink) stateFor(tbl *table.Table) (*tableState, error) {
+func (s *Sink) stateFor(tg *target, tbl *table.Table) (*tableState, error) {
 	ts, spec := tbl.Schema(), tbl.Spec()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st := s.state; st != nil && st.schemaID == ts.ID && st.specID == spec.ID() {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if st := tg.state; st != nil && st.schemaID == ts.ID && st.specID == spec.ID() {
 		return st, nil
 	}
-	schema := s.cfg.Schema
+	schema := tg.schema
 	if schema == nil {
 		var err error
-		if schema, err = columnarSchema(s.cfg.Table, ts); err != nil {
-			return nil, fmt.Errorf("iceberg: table %s: %w", s.cfg.Table, err)
+		if schema, err = columnarSchema(tg.name, ts); err != nil {
+			return nil, sinks.Permanent(fmt.Errorf("iceberg: table %s: %w", tg.name, err))
 		}
 	} else if err := checkCompatible(schema, ts); err != nil {
 		// Retrying cannot help until someone changes the table or the
 		// file: the records go to the backup as iceberg-failed.
-		return nil, sinks.Permanent(fmt.Errorf("iceberg: the schema file does not fit table %s: %w", s.cfg.Table, err))
+		return nil, sinks.Permanent(fmt.Errorf("iceberg: the schema file does not fit table %s: %w", tg.name, err))
 	}
 	enc, err := columnar.NewEncoder(columnar.Parquet, s.cfg.Compression, schema)
 	if err != nil {
 		return nil, fmt.Errorf("iceberg: %w", err)
 	}
 	if _, err := newPartitioner(spec, ts, schema); err != nil {
-		return nil, fmt.Errorf("iceberg: table %s: %w", s.cfg.Table, err)
+		return nil, sinks.Permanent(fmt.Errorf("iceberg: table %s: %w", tg.name, err))
 	}
 	st := &tableState{schemaID: ts.ID, specID: spec.ID(), enc: enc, spec: spec, logical: logicalTypes(spec, ts),
 		newPartitioner: func() (*partitioner, error) { return newPartitioner(spec, ts, schema) }}
-	s.state = st
+	tg.state = st
 	return st, nil
 }
 
@@ -584,7 +690,8 @@ func (s *Sink) Check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ok, err := cat.CheckTableExists(ctx, s.ident)
+	tg := s.target(s.cfg.Table, nil)
+	ok, err := cat.CheckTableExists(ctx, tg.ident)
 	if err != nil {
 		return fmt.Errorf("iceberg: table %s: %w", s.cfg.Table, err)
 	}
@@ -594,10 +701,10 @@ func (s *Sink) Check(ctx context.Context) error {
 		}
 		return nil // created on the first flush
 	}
-	tbl, err := cat.LoadTable(ctx, s.ident)
+	tbl, err := cat.LoadTable(ctx, tg.ident)
 	if err != nil {
 		return fmt.Errorf("iceberg: load table %s: %w", s.cfg.Table, err)
 	}
-	_, err = s.stateFor(tbl)
+	_, err = s.stateFor(tg, tbl)
 	return err
 }

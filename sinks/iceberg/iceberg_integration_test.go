@@ -11,6 +11,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hydrant-io/hydrant/sinks"
 	"github.com/hydrant-io/hydrant/sinks/columnar"
 	"github.com/hydrant-io/hydrant/sinks/iceberg"
 	"github.com/hydrant-io/hydrant/sinks/iceberg/icetest"
@@ -90,4 +91,61 @@ func mustField(t *testing.T, s string) iceberg.PartitionField {
 	f, err := iceberg.ParsePartitionField(s)
 	require.NoError(t, err)
 	return f
+}
+
+// Records a processor routed with Firehose's otfMetadata land in their
+// table; a table that does not exist and an operation other than insert
+// fail the record alone, permanently (iceberg-failed), and the rest of
+// the batch is committed.
+func TestRouting_OTFMetadata(t *testing.T) {
+	w := icetest.NewWarehouse(t)
+	ns := w.Namespace(t)
+	main, other := ns+".events", ns+".other"
+	s, err := iceberg.New(w.Catalog(t, pgtest.DSN(), w.S3HostPort()), iceberg.Config{Table: main, Schema: icetest.PayloadSchema(t)})
+	require.NoError(t, err)
+	// Commit once so that the namespace exists, then add the routed table.
+	first := sinktest.Records(sinktest.Shard(0), 1, 2, 1)
+	require.NoError(t, s.Write(t.Context(), sinktest.Batch(first)))
+	w.CreateTable(t, other, "columns:\n  - { name: id, type: string }\n  - { name: seq, type: int64 }\n")
+
+	recs := sinktest.Records(sinktest.Shard(0), 3, 6, 1)
+	route := func(i int, db, tbl, op string) {
+		recs[i].Meta = map[string]string{record.OTFDatabase: db, record.OTFTable: tbl, record.OTFOperation: op}
+	}
+	route(1, ns, "other", "insert")
+	route(2, "", "other", "") // the destination's namespace
+	route(3, ns, "missing", "insert")
+	route(4, ns, "other", "update")
+	b := sinktest.Batch(recs)
+	err = s.Write(t.Context(), b)
+	var be *sinks.BatchError
+	require.ErrorAs(t, err, &be)
+	require.Len(t, be.Failed, 2, "the missing table and the update: %v", be.Failed)
+	for _, i := range []int{3, 4} {
+		require.Error(t, be.Failed[i], "record %d", i)
+		require.True(t, sinks.IsPermanent(be.Failed[i]))
+	}
+	require.Contains(t, be.Failed[3].Error(), "does not exist")
+	require.Contains(t, be.Failed[4].Error(), `operation "update"`)
+
+	ids := func(tbl string) []string {
+		var out []string
+		for _, r := range w.Rows(t, tbl) {
+			out = append(out, fmt.Sprint(r["id"]))
+		}
+		sort.Strings(out)
+		return out
+	}
+	want := []string{first[0].ID, first[1].ID, recs[0].ID, recs[5].ID}
+	sort.Strings(want)
+	require.Equal(t, want, ids(main))
+	wantOther := []string{recs[1].ID, recs[2].ID}
+	sort.Strings(wantOther)
+	require.Equal(t, wantOther, ids(other))
+
+	// The retry of the failed records alone (as the runtime would not
+	// make for permanent ones) and the whole batch again add nothing.
+	require.NoError(t, s.Write(t.Context(), sinktest.Retry(b, 0, 1, 2, 5)))
+	require.Equal(t, want, ids(main))
+	require.Equal(t, wantOther, ids(other))
 }

@@ -52,6 +52,14 @@ func QueryKey(k string) string { return "query." + k }
 // store partition key k.
 func LambdaKey(k string) string { return "lambda." + k }
 
+// Firehose's routing of a record to an Iceberg table (a Lambda's
+// metadata.otfMetadata) travels in Record.Meta under these keys.
+const (
+	OTFDatabase  = "otf.destinationDatabaseName"
+	OTFTable     = "otf.destinationTableName"
+	OTFOperation = "otf.operation"
+)
+
 // typedError names the error output type its records are backed up under.
 type typedError struct {
 	err error

@@ -121,7 +121,17 @@ type ResponseRecord struct {
 	Data     *[]byte `json:"data,omitempty"`
 	Metadata struct {
 		PartitionKeys map[string]string `json:"partitionKeys,omitempty"`
+		// OTFMetadata routes the record to an Iceberg table.
+		OTFMetadata *OTFMetadata `json:"otfMetadata,omitempty"`
 	} `json:"metadata"`
+}
+
+// OTFMetadata is Firehose's per-record routing to an Iceberg table.
+type OTFMetadata struct {
+	DestinationDatabaseName string `json:"destinationDatabaseName"`
+	DestinationTableName    string `json:"destinationTableName"`
+	// Operation is insert, update or delete.
+	Operation string `json:"operation,omitempty"`
 }
 
 // Config is what both transports share.
@@ -283,6 +293,10 @@ func verdict(rr *ResponseRecord, in record.Record) transform.Result {
 			return transform.Result{Status: transform.Failed, Err: fmt.Errorf("%w: record %q is Ok but has no data", ErrJSONProcessing, rr.RecordID)}
 		}
 		out := transform.WithOutput(in, *rr.Data, rr.Metadata.PartitionKeys)
+		if o := rr.Metadata.OTFMetadata; o != nil {
+			out = transform.WithMeta(out, map[string]string{record.OTFDatabase: o.DestinationDatabaseName,
+				record.OTFTable: o.DestinationTableName, record.OTFOperation: o.Operation})
+		}
 		return transform.Result{Status: transform.Ok, Out: []record.Record{out}}
 	case ResultDropped:
 		return transform.Result{Status: transform.Dropped}

@@ -253,3 +253,23 @@ func TestDecode_OkRecordsKeepTheirInputIdentity(t *testing.T) {
 	require.Equal(t, in[0].Arrived, res[0].Out[0].Arrived)
 	require.True(t, bytes.Equal(in[0].Data, []byte("a")))
 }
+
+// Firehose's Iceberg routing (metadata.otfMetadata) travels in Meta for
+// the iceberg sink; an absent operation is not set, the input's Meta is
+// not modified.
+func TestDecode_OTFMetadataRoutesToAnIcebergTable(t *testing.T) {
+	in := recs("a", "b")
+	res := make([]transform.Result, 2)
+	body := []byte(`{"records":[` +
+		`{"recordId":"id000","result":"Ok","data":"Yg==","metadata":{"otfMetadata":{"destinationDatabaseName":"db1","destinationTableName":"t1","operation":"insert"}}},` +
+		`{"recordId":"id001","result":"Ok","data":"Yw==","metadata":{"otfMetadata":{"destinationDatabaseName":"db2","destinationTableName":"t2"}}}]}`)
+	require.NoError(t, Decode(body, in, []string{"id000", "id001"}, res))
+	m0, m1 := res[0].Out[0].Meta, res[1].Out[0].Meta
+	require.Equal(t, "db1", m0[record.OTFDatabase])
+	require.Equal(t, "t1", m0[record.OTFTable])
+	require.Equal(t, "insert", m0[record.OTFOperation])
+	require.Equal(t, "t2", m1[record.OTFTable])
+	require.NotContains(t, m1, record.OTFOperation)
+	require.Equal(t, "kept", m1["query.x"])
+	require.NotContains(t, in[0].Meta, record.OTFTable)
+}

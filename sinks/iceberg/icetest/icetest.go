@@ -10,7 +10,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/url"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -25,12 +27,20 @@ import (
 	"github.com/hydrant-io/hydrant/sinks/sinktest"
 )
 
+// CatalogName is the name of the catalog the helpers open. iceberg-go's
+// SQL catalog keeps it in every row: a Hydrant config whose tables the
+// helpers read names its iceberg store so.
+const CatalogName = "icetest"
+
 // Warehouse is a fresh bucket on the test MinIO holding tables.
 type Warehouse struct {
 	Bucket string
 	// Location is s3://bucket/warehouse.
 	Location string
 	env      s3test.Env
+
+	mu   sync.Mutex
+	read catalog.Catalog // direct, for reading back; opened once
 }
 
 // NewWarehouse creates a bucket, removed when the test ends.
@@ -52,7 +62,7 @@ func (w *Warehouse) S3HostPort() string {
 // database at dsn and S3 at s3Addr (host:port).
 func (w *Warehouse) Config(dsn, s3Addr string) iceberg.CatalogConfig {
 	return iceberg.CatalogConfig{
-		Name: "icetest", Kind: "sql", URI: dsn, Warehouse: w.Location,
+		Name: CatalogName, Kind: "sql", URI: dsn, Warehouse: w.Location,
 		S3: &iceberg.S3Config{Endpoint: "http://" + s3Addr, Region: "us-east-1",
 			AccessKeyID: w.env.AccessKey, SecretAccessKey: w.env.SecretKey, PathStyle: true},
 	}
@@ -75,13 +85,19 @@ func (w *Warehouse) Namespace(t testing.TB) string {
 	return "t_" + hex.EncodeToString(b[:])
 }
 
-// Open returns the catalog directly (no proxy), for reading back.
+// Open returns the catalog directly (no proxy), for reading back, opened
+// once per warehouse.
 func (w *Warehouse) Open(t testing.TB) catalog.Catalog {
 	t.Helper()
-	c := w.Catalog(t, pgtest.DSN(), w.S3HostPort())
-	cat, err := c.Open(t.Context())
-	require.NoError(t, err)
-	return cat
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.read == nil {
+		c := w.Catalog(t, pgtest.DSN(), w.S3HostPort())
+		cat, err := c.Open(t.Context())
+		require.NoError(t, err)
+		w.read = cat
+	}
+	return w.read
 }
 
 // CreateTable creates table ("namespace.name") from a schema document.
@@ -92,7 +108,9 @@ func (w *Warehouse) CreateTable(t testing.TB, tbl, schemaYAML string) {
 	cat := w.Open(t)
 	ident, err := iceberg.ParseTable(tbl)
 	require.NoError(t, err)
-	require.NoError(t, cat.CreateNamespace(t.Context(), catalog.NamespaceFromIdent(ident), nil))
+	if err := cat.CreateNamespace(t.Context(), catalog.NamespaceFromIdent(ident), nil); !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+		require.NoError(t, err)
+	}
 	_, err = cat.CreateTable(t.Context(), ident, iceberg.TableSchema(s))
 	require.NoError(t, err)
 }

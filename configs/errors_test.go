@@ -20,6 +20,14 @@ pipelines:
         store: local
 `
 
+// icebergTail is a pipeline writing to the iceberg store "ice", to
+// follow two store lines (its destination is at line 7).
+const icebergTail = `pipelines:
+  - name: p
+    destinations:
+      - { name: d, type: iceberg, store: ice, table: ns.t, partition_by: ["day(ts)"] }
+`
+
 // parseErrs parses src as "p.yaml" and returns each error's text.
 func parseErrs(t *testing.T, src string, env map[string]string) []string {
 	t.Helper()
@@ -127,6 +135,25 @@ func TestParse_ErrorClasses(t *testing.T) {
 		{"bucket required for s3 store", "stores:\n  s3: { type: s3 }\npipelines:\n  - name: p\n    destinations:\n      - { name: d, type: s3, store: s3 }\n",
 			[]string{
 				`p.yaml:6:9: pipelines[0].destinations[0].bucket: bucket is required with s3 store "s3"`,
+			}},
+		{"iceberg valid on a directory store", "stores:\n  local: { type: directory, path: ./lake }\n  ice: { type: iceberg, catalog: sql, uri: \"postgres://h/db\", store: local }\n" + icebergTail,
+			nil},
+		{"iceberg valid on an s3 store", "stores:\n  s3: { type: s3 }\n  ice: { type: iceberg, catalog: rest, uri: \"http://cat:8181\", store: s3, warehouse: \"s3://b/wh\", credential: \"id:secret\" }\n" + icebergTail,
+			nil},
+		{"iceberg warehouse required on an s3 store", "stores:\n  s3: { type: s3 }\n  ice: { type: iceberg, catalog: sql, uri: \"postgres://h/db\", store: s3 }\n" + icebergTail,
+			[]string{`p.yaml:3:8: stores.ice.warehouse: an s3 store's warehouse is required as s3://bucket/path, got ""`}},
+		{"iceberg warehouse not s3 on an s3 store", "stores:\n  s3: { type: s3 }\n  ice: { type: iceberg, catalog: sql, uri: \"postgres://h/db\", store: s3, warehouse: \"file:///wh\" }\n" + icebergTail,
+			[]string{`p.yaml:3:85: stores.ice.warehouse: an s3 store's warehouse is required as s3://bucket/path, got "file:///wh"`}},
+		{"iceberg warehouse without bucket", "stores:\n  s3: { type: s3 }\n  ice: { type: iceberg, catalog: sql, uri: \"postgres://h/db\", store: s3, warehouse: \"s3://\" }\n" + icebergTail,
+			[]string{`p.yaml:3:85: stores.ice.warehouse: names no bucket: want s3://bucket/path`}},
+		{"iceberg warehouse with an empty bucket", "stores:\n  s3: { type: s3 }\n  ice: { type: iceberg, catalog: sql, uri: \"postgres://h/db\", store: s3, warehouse: \"s3:///wh\" }\n" + icebergTail,
+			[]string{`p.yaml:3:85: stores.ice.warehouse: names no bucket: want s3://bucket/path`}},
+		{"iceberg relative warehouse on a directory store", "stores:\n  local: { type: directory, path: ./lake }\n  ice: { type: iceberg, catalog: sql, uri: \"postgres://h/db\", store: local, warehouse: relative/path }\n" + icebergTail,
+			[]string{`p.yaml:3:88: stores.ice.warehouse: a directory store's warehouse is file:///absolute/path (or leave it out: <path>/warehouse), got "relative/path"`}},
+		{"iceberg credential and token on a sql catalog", "stores:\n  local: { type: directory, path: ./lake }\n  ice: { type: iceberg, catalog: sql, uri: \"postgres://h/db\", store: local, credential: \"id:secret\", token: t }\n" + icebergTail,
+			[]string{
+				`p.yaml:3:89: stores.ice.credential: applies to catalog: rest only`,
+				`p.yaml:3:109: stores.ice.token: applies to catalog: rest only`,
 			}},
 		{"key of another type", head + "        index: clicks\n",
 			[]string{`p.yaml:9:9: pipelines[0].destinations[0].index: key "index" does not apply to destination type "directory"`}},

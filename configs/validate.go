@@ -268,7 +268,7 @@ func (v *validator) warehouse(sp string, s Store) {
 	switch {
 	case obj.Type == StoreS3 && !strings.HasPrefix(s.Warehouse, "s3://"):
 		v.add(sp+".warehouse", "an s3 store's warehouse is required as s3://bucket/path, got %q", s.Warehouse)
-	case obj.Type == StoreS3 && len(strings.TrimPrefix(s.Warehouse, "s3://")) == 0:
+	case obj.Type == StoreS3 && strings.SplitN(strings.TrimPrefix(s.Warehouse, "s3://"), "/", 2)[0] == "":
 		v.add(sp+".warehouse", "names no bucket: want s3://bucket/path")
 	case obj.Type == StoreDirectory && s.Warehouse != "" && !strings.HasPrefix(s.Warehouse, "file:///"):
 		v.add(sp+".warehouse", "a directory store's warehouse is file:///absolute/path (or leave it out: <path>/warehouse), got %q", s.Warehouse)

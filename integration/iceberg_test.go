@@ -91,7 +91,9 @@ func TestIceberg_KillNineExactlyOnce(t *testing.T) {
 	cfg := iceConfig(t, w, dir, addr, 2, table, "lake")
 
 	load := newPGLoad(total)
-	srv, acked := killNineRounds(t, cfg, addr, load, kills, producers, total, 0)
+	// Paced, so that the load spans many 1 s flushes and the kills land
+	// among commits, not only among appends.
+	srv, acked := killNineRounds(t, cfg, addr, load, kills, producers, total, 50*time.Millisecond)
 	counts := waitDelivered(t, addr, table, acked, iceIDCounts(t, w, table))
 	require.NoError(t, srv.stop())
 	rows, dups := pgRequireExactlyOnce(t, counts, acked, total, filepath.Join(dir, "errors"))

@@ -91,6 +91,11 @@ func partitionSpec(fields []PartitionField, ts *ice.Schema) (*ice.PartitionSpec,
 		if !ok {
 			return nil, fmt.Errorf("partition field %s: no column %s in the schema", f.name(), f.Column)
 		}
+		switch src.Type.(type) {
+		case ice.DecimalType, *ice.ListType, *ice.MapType, *ice.StructType:
+			// newPartitioner has no literal for these (see literal).
+			return nil, fmt.Errorf("partition field %s: column %s is a %s (partition by a string, number, boolean, date, timestamp or binary column)", f.name(), f.Column, src.Type)
+		}
 		if !f.transform().CanTransform(src.Type) {
 			return nil, fmt.Errorf("partition field %s: %s cannot be applied to %s column %s", f.name(), f.Transform, src.Type, f.Column)
 		}

@@ -137,7 +137,7 @@ func hydrantType(t ice.Type) (*columnar.Type, error) {
 		}
 		return st, nil
 	}
-	return nil, fmt.Errorf("Iceberg type %s has no Hydrant schema type (timestamp without zone, time, uuid, fixed and nanosecond types cannot be written yet)", t)
+	return nil, fmt.Errorf("type %s has no Hydrant schema type (timestamp without zone, time, uuid, fixed and nanosecond types cannot be written yet)", t)
 }
 
 // checkCompatible reports why files of schema s cannot be appended to a

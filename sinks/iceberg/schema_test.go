@@ -146,7 +146,7 @@ func TestHydrantType_Refused(t *testing.T) {
 		t.Run(tt.typ.String(), func(t *testing.T) {
 			_, err := hydrantType(tt.typ)
 			require.Error(t, err)
-			require.Contains(t, err.Error(), "Iceberg type "+tt.name+" has no Hydrant schema type")
+			require.Contains(t, err.Error(), "type "+tt.name+" has no Hydrant schema type")
 		})
 	}
 }
@@ -189,8 +189,8 @@ func TestColumnarSchema_Refused(t *testing.T) {
 	)
 	_, err := columnarSchema("t", ts)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "column local: Iceberg type timestamp has no Hydrant schema type")
-	require.Contains(t, err.Error(), "column id: Iceberg type uuid has no Hydrant schema type")
+	require.Contains(t, err.Error(), "column local: type timestamp has no Hydrant schema type")
+	require.Contains(t, err.Error(), "column id: type uuid has no Hydrant schema type")
 	require.NotContains(t, err.Error(), "column ok")
 }
 
@@ -230,5 +230,5 @@ func TestCheckCompatible(t *testing.T) {
 	ts = ice.NewSchema(0, ice.NestedField{ID: 1, Name: "ts", Type: ice.PrimitiveTypes.Timestamp})
 	err = checkCompatible(mustSchema(t, "columns:\n  - { name: ts, type: timestamp }\n"), ts)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "column ts: Iceberg type timestamp has no Hydrant schema type")
+	require.Contains(t, err.Error(), "column ts: type timestamp has no Hydrant schema type")
 }

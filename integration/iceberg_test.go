@@ -93,7 +93,7 @@ func TestIceberg_KillNineExactlyOnce(t *testing.T) {
 	load := newPGLoad(total)
 	// Paced, so that the load spans many 1 s flushes and the kills land
 	// among commits, not only among appends.
-	srv, acked := killNineRounds(t, cfg, addr, load, kills, producers, total, 50*time.Millisecond)
+	srv, acked := killNineRounds(t, cfg, addr, load, kills, producers, total, 200*time.Millisecond)
 	counts := waitDelivered(t, addr, table, acked, iceIDCounts(t, w, table))
 	require.NoError(t, srv.stop())
 	rows, dups := pgRequireExactlyOnce(t, counts, acked, total, filepath.Join(dir, "errors"))

@@ -65,17 +65,12 @@ func WithOutput(r record.Record, data []byte, partitionKeys map[string]string) r
 	return WithMeta(r, keys)
 }
 
-// WithMeta returns r with the Meta entries of add set (empty values are
-// left out), copying r's Meta rather than changing it: Meta maps may be
-// shared between records.
+// WithMeta returns r with the Meta entries of add set, copying r's Meta
+// rather than changing it: Meta maps may be shared between records.
 func WithMeta(r record.Record, add map[string]string) record.Record {
 	meta := make(map[string]string, len(r.Meta)+len(add))
 	maps.Copy(meta, r.Meta)
-	for k, v := range add {
-		if v != "" {
-			meta[k] = v
-		}
-	}
+	maps.Copy(meta, add)
 	r.Meta = meta
 	return r
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	ice "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -58,6 +59,9 @@ func (c CatalogConfig) properties() ice.Properties {
 	return p
 }
 
+// openTimeout bounds opening a catalog.
+const openTimeout = 15 * time.Second
+
 // maxConns bounds the SQL catalog's connections to its database.
 const maxConns = 8
 
@@ -89,6 +93,10 @@ func (c *Catalog) Open(ctx context.Context) (catalog.Catalog, error) {
 	if c.cat != nil {
 		return c.cat, nil
 	}
+	// Every Write of every destination of the store waits for this
+	// lock: bound an open that cannot connect.
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
 	switch c.cfg.Kind {
 	case "sql":
 		db, err := sql.Open("pgx", c.cfg.URI)

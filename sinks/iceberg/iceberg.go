@@ -103,6 +103,7 @@ type target struct {
 // the table.
 type tableState struct {
 	schemaID, specID int
+	schema           *columnar.Schema
 	enc              *columnar.Encoder
 	spec             ice.PartitionSpec
 	logical          map[int]string // partition field id -> avro logical type
@@ -144,10 +145,15 @@ func (s *Sink) target(name string, ident table.Identifier) *target {
 	t := s.targets[name]
 	if t == nil {
 		t = &target{name: name, ident: ident}
-		s.targets[name] = t
+		if len(s.targets) < maxTargets { // names come from records: bounded
+			s.targets[name] = t
+		}
 	}
 	return t
 }
+
+// maxTargets bounds the routed tables whose state a sink keeps.
+const maxTargets = 1024
 
 // ParseTable reads "namespace.name" (the last dot separates the name).
 func ParseTable(s string) (table.Identifier, error) {
@@ -165,7 +171,9 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 		return nil
 	}
 	routes, order, failed := s.route(b)
-	var retry error
+	if len(order) == 1 && len(failed) == 0 {
+		return s.writeTable(ctx, order[0], b) // every record to one table
+	}
 	for _, tg := range order {
 		idx := routes[tg]
 		sub := *b
@@ -181,23 +189,17 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 			for k, e := range be.Failed {
 				failed[idx[k]] = e
 			}
-		case sinks.IsPermanent(err):
+		default:
+			// This table's records fail with its error, permanent or
+			// not (then only they are retried); the other tables'
+			// failures are reported now, not lost in a whole-batch
+			// error.
 			for _, i := range idx {
 				failed[i] = err
 			}
-		case retry == nil:
-			// The other tables are still written: what they committed
-			// is skipped when the batch comes again.
-			retry = err
 		}
 	}
-	if retry != nil {
-		return retry
-	}
-	if len(failed) > 0 {
-		return &sinks.BatchError{Failed: failed}
-	}
-	return nil
+	return batchError(failed)
 }
 
 // route assigns each record its table: the destination's, or the one a
@@ -247,25 +249,32 @@ func (s *Sink) writeTable(ctx context.Context, tg *target, b *record.Batch) erro
 	failed := map[int]error{}
 	for round := 0; ; round++ {
 		from := skip(tbl, b)
-		if from == len(b.Records) {
-			return batchError(failed, from)
-		}
 		st, err := s.stateFor(tg, tbl)
 		if err != nil {
 			return err
 		}
-		files, err := s.writeFiles(ctx, tbl, st, b, from, writeID, round, failed)
+		if from > 0 {
+			// Records already in the table: the Write that committed them
+			// may have ended before it reported those that failed
+			// conversion (a lost answer, a cancelled context), so they
+			// are checked again; conversion is deterministic.
+			recheck(st, b, from, failed)
+		}
+		if from == len(b.Records) {
+			return batchError(failed)
+		}
+		files, err := s.writeFiles(ctx, tg, tbl, st, b, from, writeID, round, failed)
 		if err != nil {
 			return err
 		}
 		if len(files) == 0 {
-			return batchError(failed, from) // every record failed conversion
+			return batchError(failed) // every record failed conversion
 		}
 		props := summary(b, writeID)
 		for attempt := 1; ; attempt++ {
 			err = commit(ctx, tbl, files, props)
 			if err == nil {
-				return batchError(failed, from)
+				return batchError(failed)
 			}
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
@@ -282,31 +291,60 @@ func (s *Sink) writeTable(ctx context.Context, tg *target, b *record.Batch) erro
 			if tbl, err = s.load(ctx, tg); err != nil {
 				return err
 			}
-			if now := skip(tbl, b); now != from {
-				// Another writer of the shard (or this call's commit
-				// whose answer was lost) committed records of the batch.
-				if mine(tbl, b, writeID) {
-					return batchError(failed, from)
-				}
-				removeFiles(ctx, tbl, files)
+			if committedBy(tbl, writeID) {
+				return batchError(failed) // the answer was lost, the commit was not
+			}
+			// Files of a failed attempt are never deleted: whether a
+			// commit whose answer was lost landed is only known once it
+			// is visible, and a file a snapshot references must stay.
+			// An attempt that did not land leaves unreferenced files,
+			// which no reader sees.
+			if spec := tbl.Spec(); skip(tbl, b) != from || tbl.Schema().ID != st.schemaID || spec.ID() != st.specID {
+				// Another writer of the shard committed records of the
+				// batch, or the table's schema or spec changed: write
+				// the files again.
 				break
 			}
 		}
 	}
 }
 
-// batchError reports the records that failed conversion, ignoring those
-// below from (another writer of the shard decided them).
-func batchError(failed map[int]error, from int) error {
-	for i := range failed {
-		if i < from {
-			delete(failed, i)
-		}
-	}
+// batchError reports the records that failed.
+func batchError(failed map[int]error) error {
 	if len(failed) == 0 {
 		return nil
 	}
 	return &sinks.BatchError{Failed: failed}
+}
+
+// recheck adds to failed the records of b below from that do not convert
+// under st (as writeFiles would have found).
+func recheck(st *tableState, b *record.Batch, from int, failed map[int]error) {
+	all := make([]int, len(st.schema.Columns))
+	for i := range all {
+		all[i] = i
+	}
+	vals, err := columnar.NewValues(st.schema, all)
+	if err != nil {
+		return // every column index is valid
+	}
+	p, err := st.newPartitioner()
+	if err != nil {
+		return // stateFor built one already
+	}
+	row := make([]any, len(all))
+	for i := 0; i < from; i++ {
+		if _, ok := failed[i]; ok {
+			continue
+		}
+		err := vals.Get(b.Records[i].Data, row)
+		if err == nil && p != nil {
+			_, err = p.of(b.Records[i].Data)
+		}
+		if err != nil {
+			failed[i] = conversionFailed(err)
+		}
+	}
 }
 
 // commit appends files in one snapshot, asserting the main branch has
@@ -314,6 +352,9 @@ func batchError(failed map[int]error, from int) error {
 func commit(ctx context.Context, tbl *table.Table, files []ice.DataFile, props ice.Properties) error {
 	tx := tbl.NewTransaction()
 	if err := tx.AssertRefSnapshotID(table.MainBranch); err != nil {
+		return err
+	}
+	if err := tx.AssertDefaultShape(); err != nil { // the files follow the spec read
 		return err
 	}
 	// The file names are new (a write id in each), so iceberg-go's
@@ -385,10 +426,20 @@ func skip(tbl *table.Table, b *record.Batch) int {
 	return from
 }
 
-// mine reports whether the newest commit of b's shard is this Write's.
-func mine(tbl *table.Table, b *record.Batch, writeID string) bool {
-	snap, _, ok := committed(tbl, b)
-	return ok && snap.Summary.Properties[PropWrite] == writeID
+// committedBy reports whether a snapshot on the main branch carries
+// writeID: the commit of this Write landed.
+func committedBy(tbl *table.Table, writeID string) bool {
+	meta := tbl.Metadata()
+	for snap := tbl.CurrentSnapshot(); snap != nil; {
+		if snap.Summary != nil && snap.Summary.Properties[PropWrite] == writeID {
+			return true
+		}
+		if snap.ParentSnapshotID == nil {
+			return false
+		}
+		snap = meta.SnapshotByID(*snap.ParentSnapshotID)
+	}
+	return false
 }
 
 // load returns tg's table, creating its namespace and itself from the
@@ -464,7 +515,7 @@ func (s *Sink) stateFor(tg *target, tbl *table.Table) (*tableState, error) {
 	if _, err := newPartitioner(spec, ts, schema); err != nil {
 		return nil, sinks.Permanent(fmt.Errorf("iceberg: table %s: %w", tg.name, err))
 	}
-	st := &tableState{schemaID: ts.ID, specID: spec.ID(), enc: enc, spec: spec, logical: logicalTypes(spec, ts),
+	st := &tableState{schemaID: ts.ID, specID: spec.ID(), schema: schema, enc: enc, spec: spec, logical: logicalTypes(spec, ts),
 		newPartitioner: func() (*partitioner, error) { return newPartitioner(spec, ts, schema) }}
 	tg.state = st
 	return st, nil
@@ -492,26 +543,31 @@ func logicalTypes(spec ice.PartitionSpec, ts *ice.Schema) map[int]string {
 // writeFiles writes b.Records[from:] as Parquet data files, one per
 // partition, into the table's data location. Records that do not fit
 // the schema are added to failed.
-func (s *Sink) writeFiles(ctx context.Context, tbl *table.Table, st *tableState, b *record.Batch, from int, writeID string, round int, failed map[int]error) ([]ice.DataFile, error) {
+func (s *Sink) writeFiles(ctx context.Context, tg *target, tbl *table.Table, st *tableState, b *record.Batch, from int, writeID string, round int, failed map[int]error) ([]ice.DataFile, error) {
 	groups, order, err := s.group(st, b, from, failed)
 	if err != nil {
 		return nil, err
 	}
-	fs, err := tbl.FS(ctx)
+	wfs, err := tg.files(ctx, tbl)
 	if err != nil {
-		return nil, fmt.Errorf("iceberg: table files: %w", err)
-	}
-	wfs, ok := fs.(icebergio.WriteFileIO)
-	if !ok {
-		return nil, sinks.Permanent(fmt.Errorf("iceberg: the file system of %s cannot write", tbl.Location()))
+		return nil, err
 	}
 	locs, err := tbl.LocationProvider()
 	if err != nil {
-		return nil, fmt.Errorf("iceberg: %w", err)
+		return nil, sinks.Permanent(fmt.Errorf("iceberg: %w", err))
 	}
 	sum := sha256.Sum256([]byte(b.ID().String()))
 	base := hex.EncodeToString(sum[:8]) + "-" + writeID
 	var files []ice.DataFile
+	// Files written before a failure are removed: no commit names them.
+	remove := func(paths ...string) {
+		for _, f := range files {
+			_ = wfs.Remove(f.FilePath())
+		}
+		for _, p := range paths {
+			_ = wfs.Remove(p)
+		}
+	}
 	for n, key := range order {
 		g := groups[key]
 		name := fmt.Sprintf("%s-%d-%d.parquet", base, round, n)
@@ -521,8 +577,7 @@ func (s *Sink) writeFiles(ctx context.Context, tbl *table.Table, st *tableState,
 		path := locs.NewDataLocation(name)
 		rows, size, err := writeParquet(ctx, wfs, path, st.enc, b.Records, g.idx, failed)
 		if err != nil {
-			removeFiles(ctx, tbl, files)
-			_ = wfs.Remove(path)
+			remove(path)
 			return nil, s.classify(fmt.Errorf("iceberg: write %s: %w", path, err))
 		}
 		if rows == 0 {
@@ -531,11 +586,27 @@ func (s *Sink) writeFiles(ctx context.Context, tbl *table.Table, st *tableState,
 		}
 		bld, err := ice.NewDataFileBuilder(st.spec, ice.EntryContentData, path, ice.ParquetFile, g.part.values, st.logical, nil, int64(rows), size)
 		if err != nil {
-			return nil, fmt.Errorf("iceberg: data file %s: %w", path, err)
+			remove(path)
+			return nil, s.classify(fmt.Errorf("iceberg: data file %s: %w", path, err))
 		}
 		files = append(files, bld.Build())
 	}
 	return files, nil
+}
+
+// files returns the file system of tg's table for one Write. It is not
+// kept between Writes: iceberg-go binds it to the context it was made
+// with, and a Write must stop when its context is cancelled.
+func (tg *target) files(ctx context.Context, tbl *table.Table) (icebergio.WriteFileIO, error) {
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: table files: %w", err)
+	}
+	wfs, ok := fs.(icebergio.WriteFileIO)
+	if !ok {
+		return nil, sinks.Permanent(fmt.Errorf("iceberg: the file system of %s cannot write", tbl.Location()))
+	}
+	return wfs, nil
 }
 
 // group is the records of one partition.
@@ -633,18 +704,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// removeFiles deletes data files no snapshot references (written for a
-// commit that lost); failures leave orphans, which are harmless.
-func removeFiles(ctx context.Context, tbl *table.Table, files []ice.DataFile) {
-	fs, err := tbl.FS(ctx)
-	if err != nil {
-		return
-	}
-	for _, f := range files {
-		_ = fs.Remove(f.FilePath())
-	}
 }
 
 // backoff is the wait before commit attempt n+1: 50 ms doubling to 5 s,

@@ -79,22 +79,10 @@ func TestBackoff(t *testing.T) {
 
 func TestBatchError(t *testing.T) {
 	e0, e2, e5 := errors.New("0"), errors.New("2"), errors.New("5")
-	failed := func() map[int]error { return map[int]error{0: e0, 2: e2, 5: e5} }
-
-	err := batchError(failed(), 0)
+	err := batchError(map[int]error{0: e0, 2: e2, 5: e5})
 	var be *sinks.BatchError
 	require.ErrorAs(t, err, &be)
 	require.Equal(t, map[int]error{0: e0, 2: e2, 5: e5}, be.Failed)
-
-	err = batchError(failed(), 3)
-	require.ErrorAs(t, err, &be)
-	require.Equal(t, map[int]error{5: e5}, be.Failed)
-
-	err = batchError(failed(), 5)
-	require.ErrorAs(t, err, &be)
-	require.Equal(t, map[int]error{5: e5}, be.Failed, "from itself is kept")
-
-	require.NoError(t, batchError(failed(), 6))
-	require.NoError(t, batchError(map[int]error{}, 0))
-	require.NoError(t, batchError(nil, 0))
+	require.NoError(t, batchError(map[int]error{}))
+	require.NoError(t, batchError(nil))
 }

@@ -149,3 +149,26 @@ func TestRouting_OTFMetadata(t *testing.T) {
 	require.Equal(t, want, ids(main))
 	require.Equal(t, wantOther, ids(other))
 }
+
+// A batch committed by a Write whose answer was lost comes again whole:
+// its records are in the table already, but the one that failed
+// conversion is reported again, so it still reaches the backup.
+func TestRedelivery_ReportsConversionFailuresAgain(t *testing.T) {
+	w := icetest.NewWarehouse(t)
+	table := w.Namespace(t) + ".events"
+	s, err := iceberg.New(w.Catalog(t, pgtest.DSN(), w.S3HostPort()), iceberg.Config{Table: table, Schema: icetest.PayloadSchema(t)})
+	require.NoError(t, err)
+	recs := sinktest.Records(sinktest.Shard(0), 1, 5, 1)
+	recs[2].Data = []byte(`{"id":"bad","seq":"not a number"}`)
+	for attempt := range 2 {
+		err := s.Write(t.Context(), sinktest.Batch(recs))
+		var be *sinks.BatchError
+		require.ErrorAs(t, err, &be, "attempt %d", attempt)
+		require.Len(t, be.Failed, 1)
+		require.Contains(t, be.Failed, 2)
+		require.True(t, sinks.IsPermanent(be.Failed[2]))
+		require.Equal(t, record.FormatConversionFailed, record.ErrorType(be.Failed[2], ""))
+	}
+	require.Len(t, w.Rows(t, table), 4, "the good records once")
+	require.Len(t, w.Table(t, table).Metadata().Snapshots(), 1, "the second Write commits nothing")
+}

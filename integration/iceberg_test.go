@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hydrant-io/hydrant/sinks/iceberg"
 	"github.com/hydrant-io/hydrant/sinks/iceberg/icetest"
 	"github.com/hydrant-io/hydrant/sinks/postgres/pgtest"
 )
@@ -222,4 +223,65 @@ func chdbRow(t *testing.T, w *icetest.Warehouse, location, id string) map[string
 	rows := query(t, readersDir(t), "chdb", fmt.Sprintf("SELECT * FROM %s WHERE id = '%s'", icebergS3(w, location), id))
 	require.Len(t, rows, 1, "id %s", id)
 	return rows[0]
+}
+
+// TestIceberg_DirectoryStoreWarehouse runs the iceberg destination on a
+// directory store without a warehouse key: the table lands under the
+// store's path (<path>/warehouse), created by the first flush, and
+// iceberg-go reads every record back.
+func TestIceberg_DirectoryStoreWarehouse(t *testing.T) {
+	const total = 2_000
+	pgtest.Admin(t)
+	dir, addr := t.TempDir(), freeAddr(t)
+	lake := filepath.Join(dir, "lake")
+	schema := filepath.Join(dir, "events.yaml")
+	require.NoError(t, os.WriteFile(schema, []byte(iceSchema), 0o644))
+	ns := fmt.Sprintf("dir_%d", time.Now().UnixNano())
+	cfg := writeHydrantConfig(t, dir, fmt.Sprintf(`version: 1
+server: { listen: %s, data_dir: %s }
+stores:
+  lake: { type: directory, path: %s }
+  %s: { type: iceberg, catalog: sql, uri: %q, store: lake }
+pipelines:
+  - name: events
+    destinations:
+      - name: table
+        type: iceberg
+        store: %s
+        table: %s.events
+        format: { type: parquet, schema: %s }
+        partition_by: ["bucket(4, id)"]
+        buffer: { size: 1MiB, interval: 1s }
+`, addr, filepath.Join(dir, "data"), lake, icetest.CatalogName, pgtest.DSN(), icetest.CatalogName, ns, schema))
+	srv := startServer(t, cfg, addr)
+	load := newPGLoad(total)
+	load.run(t.Context(), addr, 2, 0, total, 0)
+	acked := load.ackedIDs()
+	require.Len(t, acked, total)
+
+	cat, err := iceberg.NewCatalog(iceberg.CatalogConfig{Name: icetest.CatalogName, Kind: "sql", URI: pgtest.DSN()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cat.Close() })
+	counts := waitDelivered(t, addr, ns+".events", acked, func() (map[string]int, error) {
+		c, err := cat.Open(t.Context())
+		if err != nil {
+			return nil, err
+		}
+		tbl, err := c.LoadTable(t.Context(), []string{ns, "events"})
+		if err != nil {
+			return nil, err
+		}
+		counts := map[string]int{}
+		for _, row := range icetest.Scan(t.Context(), t, tbl) {
+			counts[fmt.Sprint(row["id"])]++
+		}
+		return counts, nil
+	})
+	require.NoError(t, srv.stop())
+	backups := filepath.Join(dir, "data", "backup") // the default backup store
+	require.NoError(t, os.MkdirAll(backups, 0o755))
+	pgRequireExactlyOnce(t, counts, acked, total, backups)
+	data, err := filepath.Glob(filepath.Join(lake, "warehouse", ns+".db", "events", "data", "id_bucket=*", "*.parquet"))
+	require.NoError(t, err)
+	require.NotEmpty(t, data, "data files under the store's path, one directory per bucket")
 }

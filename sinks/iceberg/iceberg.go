@@ -27,6 +27,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -263,7 +264,7 @@ func (s *Sink) writeTable(ctx context.Context, tg *target, b *record.Batch) erro
 		if from == len(b.Records) {
 			return batchError(failed)
 		}
-		files, err := s.writeFiles(ctx, tg, tbl, st, b, from, writeID, round, failed)
+		files, err := s.writeFiles(ctx, tbl, st, b, from, writeID, round, failed)
 		if err != nil {
 			return err
 		}
@@ -394,21 +395,29 @@ func parsePos(s string) (record.Position, bool) {
 	return record.Position{Seq: q, Sub: uint32(u)}, err1 == nil && err2 == nil
 }
 
+// ancestors yields the snapshots of the main branch, newest first.
+func ancestors(tbl *table.Table) iter.Seq[*table.Snapshot] {
+	return func(yield func(*table.Snapshot) bool) {
+		meta := tbl.Metadata()
+		for snap := tbl.CurrentSnapshot(); snap != nil && yield(snap); {
+			if snap.ParentSnapshotID == nil {
+				return
+			}
+			snap = meta.SnapshotByID(*snap.ParentSnapshotID)
+		}
+	}
+}
+
 // committed finds the newest snapshot on the main branch that b's
 // destination and shard committed.
 func committed(tbl *table.Table, b *record.Batch) (*table.Snapshot, record.Position, bool) {
-	meta := tbl.Metadata()
-	for snap := tbl.CurrentSnapshot(); snap != nil; {
+	for snap := range ancestors(tbl) {
 		if p := snap.Summary; p != nil && p.Properties[PropShard] == string(b.Shard) &&
 			p.Properties[PropDestination] == b.Destination && p.Properties[PropPipeline] == b.Pipeline {
 			if pos, ok := parsePos(p.Properties[PropLast]); ok {
 				return snap, pos, true
 			}
 		}
-		if snap.ParentSnapshotID == nil {
-			break
-		}
-		snap = meta.SnapshotByID(*snap.ParentSnapshotID)
 	}
 	return nil, record.Position{}, false
 }
@@ -429,15 +438,10 @@ func skip(tbl *table.Table, b *record.Batch) int {
 // committedBy reports whether a snapshot on the main branch carries
 // writeID: the commit of this Write landed.
 func committedBy(tbl *table.Table, writeID string) bool {
-	meta := tbl.Metadata()
-	for snap := tbl.CurrentSnapshot(); snap != nil; {
+	for snap := range ancestors(tbl) {
 		if snap.Summary != nil && snap.Summary.Properties[PropWrite] == writeID {
 			return true
 		}
-		if snap.ParentSnapshotID == nil {
-			return false
-		}
-		snap = meta.SnapshotByID(*snap.ParentSnapshotID)
 	}
 	return false
 }
@@ -543,12 +547,12 @@ func logicalTypes(spec ice.PartitionSpec, ts *ice.Schema) map[int]string {
 // writeFiles writes b.Records[from:] as Parquet data files, one per
 // partition, into the table's data location. Records that do not fit
 // the schema are added to failed.
-func (s *Sink) writeFiles(ctx context.Context, tg *target, tbl *table.Table, st *tableState, b *record.Batch, from int, writeID string, round int, failed map[int]error) ([]ice.DataFile, error) {
+func (s *Sink) writeFiles(ctx context.Context, tbl *table.Table, st *tableState, b *record.Batch, from int, writeID string, round int, failed map[int]error) ([]ice.DataFile, error) {
 	groups, order, err := s.group(st, b, from, failed)
 	if err != nil {
 		return nil, err
 	}
-	wfs, err := tg.files(ctx, tbl)
+	wfs, err := tableFiles(ctx, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -594,10 +598,10 @@ func (s *Sink) writeFiles(ctx context.Context, tg *target, tbl *table.Table, st 
 	return files, nil
 }
 
-// files returns the file system of tg's table for one Write. It is not
+// tableFiles returns the file system of tbl for one Write. It is not
 // kept between Writes: iceberg-go binds it to the context it was made
 // with, and a Write must stop when its context is cancelled.
-func (tg *target) files(ctx context.Context, tbl *table.Table) (icebergio.WriteFileIO, error) {
+func tableFiles(ctx context.Context, tbl *table.Table) (icebergio.WriteFileIO, error) {
 	fs, err := tbl.FS(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("iceberg: table files: %w", err)

@@ -17,14 +17,24 @@ import (
 func TableSchema(s *columnar.Schema) *ice.Schema {
 	next := 0
 	id := func() int { next++; return next }
-	fields := make([]ice.NestedField, len(s.Columns))
-	for i, c := range s.Columns {
-		fields[i] = ice.NestedField{ID: id(), Name: c.Name}
-	}
-	for i, c := range s.Columns {
-		fields[i].Type = icebergType(c.Type, id)
-	}
+	fields := nestedFields(len(s.Columns), func(i int) (string, *columnar.Type) { return s.Columns[i].Name, s.Columns[i].Type }, id)
 	return ice.NewSchema(0, fields...)
+}
+
+// nestedFields converts the n fields of a struct (or the top-level
+// columns), field(i) naming each: ids go to the fields first, then to
+// what they contain, as Iceberg numbers them.
+func nestedFields(n int, field func(i int) (string, *columnar.Type), id func() int) []ice.NestedField {
+	fields := make([]ice.NestedField, n)
+	for i := range fields {
+		name, _ := field(i)
+		fields[i] = ice.NestedField{ID: id(), Name: name}
+	}
+	for i := range fields {
+		_, t := field(i)
+		fields[i].Type = icebergType(t, id)
+	}
+	return fields
 }
 
 // icebergType is t in Iceberg's type system. Timestamps are UTC
@@ -59,13 +69,7 @@ func icebergType(t *columnar.Type, id func() int) ice.Type {
 		keyID, valueID := id(), id()
 		return &ice.MapType{KeyID: keyID, KeyType: icebergType(t.Key, id), ValueID: valueID, ValueType: icebergType(t.Elem, id)}
 	case columnar.Struct:
-		fields := make([]ice.NestedField, len(t.Fields))
-		for i, f := range t.Fields {
-			fields[i] = ice.NestedField{ID: id(), Name: f.Name}
-		}
-		for i, f := range t.Fields {
-			fields[i].Type = icebergType(f.Type, id)
-		}
+		fields := nestedFields(len(t.Fields), func(i int) (string, *columnar.Type) { return t.Fields[i].Name, t.Fields[i].Type }, id)
 		return &ice.StructType{FieldList: fields}
 	}
 	panic(fmt.Sprintf("iceberg: no Iceberg type for %v", t.Kind)) // columnar admits no other kind

@@ -22,6 +22,11 @@ const (
 	DefaultRedshiftCopyOptions = "FORMAT AS JSON 'auto' GZIP"
 	DefaultMaxInflightBytes    = 256 * MiB
 
+	// Defaults of server.stream_backend with type: jetstream.
+	DefaultBackendReplicas       = 1
+	DefaultBackendLeaseTTL       = Duration(10 * time.Second)
+	DefaultBackendPublishTimeout = Duration(10 * time.Second)
+
 	DefaultShards    = 2
 	DefaultRetention = Duration(24 * time.Hour)
 
@@ -98,6 +103,13 @@ func (c *Config) applyDefaults() {
 	setVal(c, "server.limits.idle_timeout", &lim.IdleTimeout, DefaultIdleTimeout)
 	setVal(c, "server.limits.max_connections", &lim.MaxConnections, DefaultMaxConnections)
 	setVal(c, "server.limits.max_inflight_bytes", &lim.MaxInflightBytes, DefaultMaxInflightBytes)
+	sb := &c.Server.StreamBackend
+	setStr(c, "server.stream_backend.type", &sb.Type, StreamBackendLocal)
+	if sb.JetStream() { // Node has no default here: the runtime picks hostname-port
+		setVal(c, "server.stream_backend.replicas", &sb.Replicas, DefaultBackendReplicas)
+		setVal(c, "server.stream_backend.lease_ttl", &sb.LeaseTTL, DefaultBackendLeaseTTL)
+		setVal(c, "server.stream_backend.publish_timeout", &sb.PublishTimeout, DefaultBackendPublishTimeout)
+	}
 
 	for name, s := range c.Stores {
 		if s.Type == StoreS3 {

@@ -36,6 +36,8 @@ func FuzzParse(f *testing.F) {
 		"--- 1\n--- 2\n",
 		"? [a]\n: b\n",
 		"!!binary a: b\n",
+		"server: {stream_backend: {type: jetstream, urls: [\"nats://a,b\", \"ws://\", wss://c], replicas: 0, lease_ttl: 0, tls: {key_file: k}}}\n",
+		"server: {stream_backend: {urls: [nats://a], token: t, user: u}}\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -35,6 +35,9 @@ type Server struct {
 	Auth Auth `yaml:"auth"`
 	// Limits bound requests and the disk backlog.
 	Limits Limits `yaml:"limits"`
+	// StreamBackend selects where pipelines' streams live. Default: the
+	// local log under DataDir.
+	StreamBackend StreamBackend `yaml:"stream_backend"`
 }
 
 // Auth lists the accepted credentials. When both lists are empty the
@@ -98,6 +101,60 @@ type Limits struct {
 	// 503 ServiceUnavailableException with Retry-After. Default 256MiB.
 	MaxInflightBytes ByteSize `yaml:"max_inflight_bytes"`
 }
+
+// Stream backend types.
+const (
+	StreamBackendLocal     = "local"
+	StreamBackendJetStream = "jetstream"
+)
+
+// StreamBackend selects where pipelines' streams live. Absent (or type
+// local) = the embedded local log under data_dir; jetstream = a NATS
+// JetStream cluster shared by several Hydrant nodes (docs/scaling.md).
+// Every key but Type applies to jetstream only; validation rejects them
+// with local.
+type StreamBackend struct {
+	// Type is local or jetstream. Default local.
+	Type string `yaml:"type"`
+	// URLs are the NATS servers: nats://, tls://, ws:// or wss:// URLs
+	// with a host, one per entry, not mixing websocket and plain ones.
+	// Required (at least one).
+	URLs []string `yaml:"urls"`
+	// Replicas is the replica count of the streams and key-value buckets
+	// Hydrant creates, 1..5. Default 1.
+	Replicas int `yaml:"replicas"`
+	// Node is this node's name in leases, [a-zA-Z0-9_-]{1,64}. Empty here
+	// means the runtime picks hostname-port; Parse sets no default.
+	Node string `yaml:"node"`
+	// LeaseTTL is how long a delivery lease lives without renewal,
+	// 1s..5m. Default 10s.
+	LeaseTTL Duration `yaml:"lease_ttl"`
+	// PublishTimeout is how long an append waits for JetStream's
+	// acknowledgement, at least 100ms. Default 10s.
+	PublishTimeout Duration `yaml:"publish_timeout"`
+	// CredentialsFile is a NATS .creds file (JWT and nkey seed), relative
+	// to the config file (see Config.Resolve). It excludes User, Password
+	// and Token.
+	CredentialsFile string `yaml:"credentials_file"`
+	// User and Password authenticate together; Token excludes them.
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	Token    string `yaml:"token"`
+	// TLS is the client TLS of the NATS connection.
+	TLS BackendTLS `yaml:"tls"`
+}
+
+// BackendTLS is the client TLS of the NATS connection. Files are PEM,
+// relative to the config file (see Config.Resolve); CertFile and KeyFile
+// are set together.
+type BackendTLS struct {
+	CAFile   string `yaml:"ca_file"`   // authorities to trust
+	CertFile string `yaml:"cert_file"` // client certificate
+	KeyFile  string `yaml:"key_file"`  // its private key
+}
+
+// JetStream reports whether pipelines' streams live on NATS JetStream.
+func (b StreamBackend) JetStream() bool { return b.Type == StreamBackendJetStream }
 
 // Store types.
 const (

@@ -42,6 +42,11 @@ const (
 	MaxWasmMemoryLimit = 4 * GiB
 	MinDecompressBytes = 1 * KiB
 	MaxDecompressBytes = 4 * GiB
+	// server.stream_backend with type: jetstream.
+	MaxBackendReplicas       = 5
+	MinBackendLeaseTTL       = Duration(time.Second)
+	MaxBackendLeaseTTL       = Duration(5 * time.Minute)
+	MinBackendPublishTimeout = Duration(100 * time.Millisecond)
 )
 
 var (
@@ -90,6 +95,8 @@ var (
 	backupModes      = []string{BackupFailedOnly, BackupAll}
 	contentEncodings = []string{"none", "gzip"}
 	catalogs         = []string{"sql", "rest"}
+	streamBackends   = []string{StreamBackendLocal, StreamBackendJetStream}
+	natsSchemes      = []string{"nats", "tls", "ws", "wss"}
 )
 
 // validator checks one Config.
@@ -205,6 +212,95 @@ func (v *validator) server() {
 	}
 	if l.MaxRecordBytes > l.MaxRequestBytes && l.MaxRequestBytes > 0 {
 		v.add("server.limits.max_record_bytes", "must not exceed max_request_bytes (%s), got %s", l.MaxRequestBytes, l.MaxRecordBytes)
+	}
+	v.streamBackend()
+}
+
+// streamBackend checks server.stream_backend: with type local no other
+// key; with jetstream the servers, ranges, one way to authenticate and
+// the files it names.
+func (v *validator) streamBackend() {
+	const bp = "server.stream_backend"
+	b := v.c.Server.StreamBackend
+	if !v.enum(bp+".type", b.Type, streamBackends) {
+		return
+	}
+	if !b.JetStream() {
+		for _, name := range sortedKeys(yamlFields(reflect.TypeFor[StreamBackend]())) {
+			if _, present := v.c.keyPos[bp+"."+name]; present && name != "type" {
+				v.addKey(bp+"."+name, "only with type: jetstream")
+			}
+		}
+		return
+	}
+	if len(b.URLs) == 0 {
+		v.add(bp+".urls", "at least one URL is required with type: jetstream")
+	}
+	kind := "" // "websocket" or "nats" once a valid URL was seen
+	for i, raw := range b.URLs {
+		up := fmt.Sprintf("%s.urls[%d]", bp, i)
+		u, err := url.Parse(raw)
+		switch {
+		case strings.Contains(raw, ","):
+			v.add(up, "invalid URL %q: one URL per entry", raw)
+			continue
+		case err != nil || !slices.Contains(natsSchemes, u.Scheme) || u.Hostname() == "":
+			v.add(up, "invalid URL %q: want nats://, tls://, ws:// or wss:// with a host", raw)
+			continue
+		}
+		k := "nats"
+		if u.Scheme == "ws" || u.Scheme == "wss" {
+			k = "websocket"
+		}
+		if kind == "" {
+			kind = k
+		} else if k != kind {
+			v.add(up, "cannot mix websocket (ws://, wss://) and nats://, tls:// URLs: the NATS client refuses it")
+		}
+	}
+	if b.Replicas < 1 || b.Replicas > MaxBackendReplicas {
+		v.add(bp+".replicas", "must be between 1 and %d, got %d", MaxBackendReplicas, b.Replicas)
+	}
+	if b.Node != "" && !componentRE.MatchString(b.Node) {
+		v.add(bp+".node", "invalid node name %q: want 1 to 64 characters from [a-zA-Z0-9_-]", b.Node)
+	}
+	v.durationRange(bp+".lease_ttl", b.LeaseTTL, MinBackendLeaseTTL, MaxBackendLeaseTTL)
+	if b.PublishTimeout < MinBackendPublishTimeout {
+		v.add(bp+".publish_timeout", "must be at least %s, got %s", MinBackendPublishTimeout, b.PublishTimeout)
+	}
+
+	// One way to authenticate: a .creds file, a token, or user and password.
+	v.together(bp+".user", b.User, bp+".password", b.Password)
+	if b.Token != "" && (b.User != "" || b.Password != "") {
+		v.add(bp+".token", "cannot be combined with user and password: authenticate one way")
+	}
+	if b.CredentialsFile != "" {
+		if b.User != "" || b.Password != "" || b.Token != "" {
+			v.add(bp+".credentials_file", "cannot be combined with user, password or token: authenticate one way")
+		}
+		v.file(bp+".credentials_file", b.CredentialsFile)
+	}
+
+	tp := bp + ".tls"
+	for _, f := range []struct{ key, name string }{
+		{"ca_file", b.TLS.CAFile}, {"cert_file", b.TLS.CertFile}, {"key_file", b.TLS.KeyFile},
+	} {
+		if f.name != "" {
+			v.file(tp+"."+f.key, f.name)
+		}
+	}
+	v.together(tp+".cert_file", b.TLS.CertFile, tp+".key_file", b.TLS.KeyFile)
+}
+
+// together reports, at the one that is set, two keys that must be set
+// together or not at all.
+func (v *validator) together(pathA, a, pathB, b string) {
+	nameA, nameB := pathA[strings.LastIndexByte(pathA, '.')+1:], pathB[strings.LastIndexByte(pathB, '.')+1:]
+	switch {
+	case a != "" && b == "":
+		v.add(pathA, "%s and %s must be set together", nameA, nameB)
+	case b != "" && a == "":
+		v.add(pathB, "%s and %s must be set together", nameA, nameB)
 	}
 }
 

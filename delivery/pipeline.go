@@ -174,6 +174,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 					continue
 				}
 				started[k] = true
+				if l, ok := p.opts.Stream.(Leaser); ok {
+					wg.Go(func() { p.runLeased(ctx, hard, l, d, sh) })
+					continue
+				}
 				w := &worker{p: p, d: d, shard: sh, stats: p.stats[d.Name]}
 				wg.Go(func() { w.run(ctx, hard) })
 			}
@@ -188,6 +192,46 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			wg.Wait()
 			return nil
 		}
+	}
+}
+
+// runLeased works on d's shard while this node holds its lease: a
+// handover (revoked) drains like a stop, a lost lease stops like the hard
+// stop. Then it waits for the lease again, until ctx ends.
+func (p *Pipeline) runLeased(ctx, hard context.Context, l Leaser, d *Destination, sh record.ShardID) {
+	for ctx.Err() == nil {
+		lease, err := l.Lease(ctx, d.Name, sh)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Error("lease", "destination", d.Name, "shard", sh, "err", err)
+				_ = sleep(ctx, time.Second)
+			}
+			continue
+		}
+		p.log.Info("lease acquired", "destination", d.Name, "shard", sh)
+		soft, stopSoft := context.WithCancel(ctx)
+		firm, stopFirm := context.WithCancel(hard)
+		go func() {
+			select {
+			case <-lease.Revoked():
+				stopSoft()
+			case <-lease.Lost():
+				stopSoft()
+				stopFirm()
+			case <-soft.Done():
+				select {
+				case <-lease.Lost():
+					stopFirm()
+				case <-firm.Done():
+				}
+			}
+		}()
+		w := &worker{p: p, d: d, shard: sh, stats: p.stats[d.Name]}
+		w.run(soft, firm)
+		stopSoft()
+		stopFirm()
+		lease.Release()
+		p.log.Info("lease released", "destination", d.Name, "shard", sh)
 	}
 }
 

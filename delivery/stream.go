@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/hydrant-io/hydrant/streams"
+	"github.com/hydrant-io/hydrant/streams/jetstream"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -69,4 +70,60 @@ func (l localStream) Checkpoint(_ context.Context, destination string, shard rec
 
 func (l localStream) Commit(ctx context.Context, destination string, shard record.ShardID, next uint64) error {
 	return l.s.Commit(ctx, destination, shard, next)
+}
+
+// Leaser is implemented by a stream that several nodes deliver from: each
+// (destination, shard) is worked on by one node at a time, the holder of
+// its lease. The runtime then works on a shard only while it holds the
+// lease, and asks for it again when it has handed it over.
+type Leaser interface {
+	// Lease blocks until this node holds destination's lease on shard, or
+	// ctx is done.
+	Lease(ctx context.Context, destination string, shard record.ShardID) (Lease, error)
+}
+
+// Lease is a held (destination, shard).
+type Lease interface {
+	// Revoked is closed when the lease should move to another node: the
+	// runtime stops reading, flushes and commits, then releases it.
+	Revoked() <-chan struct{}
+	// Lost is closed when the lease is gone: another node may deliver the
+	// shard already, so writes stop at once (what was written and not
+	// committed is delivered again by the next holder).
+	Lost() <-chan struct{}
+	// Release hands the lease back.
+	Release()
+}
+
+// JetStream adapts a pipeline's stream on NATS JetStream to Stream and
+// Leaser.
+func JetStream(s *jetstream.Stream) Stream { return jetStream{s} }
+
+type jetStream struct{ s *jetstream.Stream }
+
+func (j jetStream) Shards() []record.ShardID       { return j.s.ShardIDs() }
+func (j jetStream) ShardsChanged() <-chan struct{} { return j.s.ShardsChanged() }
+
+func (j jetStream) NewReader(shard record.ShardID, from uint64) (Reader, error) {
+	r, err := j.s.NewReader(context.Background(), shard, from)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (j jetStream) Checkpoint(ctx context.Context, destination string, shard record.ShardID) (uint64, error) {
+	return j.s.Checkpoint(ctx, destination, shard)
+}
+
+func (j jetStream) Commit(ctx context.Context, destination string, shard record.ShardID, next uint64) error {
+	return j.s.Commit(ctx, destination, shard, next)
+}
+
+func (j jetStream) Lease(ctx context.Context, destination string, shard record.ShardID) (Lease, error) {
+	l, err := j.s.Lease(ctx, destination, shard)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
 }

@@ -18,7 +18,12 @@ while read -r pkg imports; do
     i=${imp#"$mod"/}
     bad=""
     case $p in
-      streams/record|streams/wal|streams/internal/*|configs|ingest/api|internal/*) bad="imports no project package" ;;
+      streams/record|streams/wal|configs|ingest/api|internal/*) bad="imports no project package" ;;
+      streams/internal/*) [ "$i" = streams/record ] || bad="the stream core's shared internals import only streams/record" ;;
+      # The JetStream backend shares routing and the record codec with the
+      # local log, nothing else; its test helper (jstest) imports nothing.
+      streams/jetstream) case $i in streams/record|streams/internal/*) ;; *) bad="the JetStream backend imports only streams/record and streams/internal/*" ;; esac ;;
+      streams/jetstream/jstest) bad="imports no project package" ;;
       buffer|sinks) [ "$i" = streams/record ] || bad="imports only streams/record" ;;
       transform) [ "$i" = streams/record ] || bad="the processor seam imports only streams/record" ;;
       # Test helpers of a sink (sinks/s3/s3test, sinks/iceberg/icetest):
@@ -29,7 +34,7 @@ while read -r pkg imports; do
       ingest) case $i in streams/record|ingest/api) ;; *) bad="ingest depends on its own interface, not the stream implementation" ;; esac ;;
       ingest/*) case $i in streams/record|ingest|ingest/api) ;; *) bad="ingest/* imports only ingest, ingest/api and streams/record" ;; esac ;;
       streams|streams/checkpoint) case $i in streams/record|streams/wal|streams/checkpoint|streams/internal/*) ;; *) bad="the stream core imports only its own sub-packages" ;; esac ;;
-      delivery) case $i in streams|streams/record|buffer|transform|sinks) ;; *) bad="the runtime knows the stage interfaces and the stream seam, never a concrete sink or processor" ;; esac ;;
+      delivery) case $i in streams|streams/jetstream|streams/record|buffer|transform|sinks) ;; *) bad="the runtime knows the stage interfaces and the stream seam, never a concrete sink or processor" ;; esac ;;
     esac
     if [ -n "$bad" ]; then echo "depcheck: $p imports $i: $bad"; fail=1; fi
   done

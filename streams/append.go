@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/hydrant-io/hydrant/streams/internal/codec"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/streams/wal"
 )
@@ -112,11 +113,11 @@ func (s *Stream) appendGroup(ctx context.Context, sh *shard, recs []record.Recor
 	size := 0
 	var dataBytes uint64
 	for _, i := range b.idx {
-		size += encodedSizeMax(&recs[i])
+		size += codec.SizeMax(&recs[i])
 		dataBytes += uint64(len(recs[i].Data))
 	}
 	first, err := sh.log.AppendEncoded(ctx, len(b.idx), size, func(dst []byte, k int) []byte {
-		return appendRecord(dst, &recs[b.idx[k]])
+		return codec.Append(dst, &recs[b.idx[k]])
 	})
 	if errors.Is(err, wal.ErrNoSpace) {
 		// A full disk or quota is weather: the producer retries later.

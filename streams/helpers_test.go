@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/hydrant-io/hydrant/streams/internal/hashkey"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -46,7 +47,7 @@ func keyN(i int) string { return fmt.Sprintf("key-%d", i) }
 // MD5(key): the reference routing is checked against.
 func refShard(t *testing.T, shards []ShardInfo, key string) record.ShardID {
 	t.Helper()
-	h := keyHash(key).big()
+	h := hashkey.Of(key).Big()
 	for _, sh := range shards {
 		if sh.Closed {
 			continue
@@ -79,3 +80,5 @@ func readAll(t *testing.T, s *Stream, id record.ShardID, from uint64, n int) []r
 func segmentFileName(first uint64) string { return fmt.Sprintf("%020d.wal", first) }
 
 func big2(v int64) *big.Int { return big.NewInt(v) }
+
+var testTime = time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)

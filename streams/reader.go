@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/hydrant-io/hydrant/streams/internal/codec"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/streams/wal"
 )
@@ -110,43 +111,22 @@ func (r *Reader) next(ctx context.Context, maxBytes int, watchEnd bool) ([]wal.E
 	return r.wr.Next(ctx, maxBytes)
 }
 
-// decode copies entries into records. All Data share one allocation and all
-// keys one string, which keeps decoding to a few allocations per batch
-// besides the ids.
+// decode turns entries into records.
 func (r *Reader) decode(ents []wal.Entry) ([]record.Record, error) {
-	out := make([]record.Record, len(ents))
-	var dataLen, keyLen int
-	decs := make([]decodedRecord, len(ents))
+	decs := make([]codec.Decoded, len(ents))
 	for i, e := range ents {
-		d, err := decodeRecord(e.Data)
+		d, err := codec.Decode(e.Data)
 		if err != nil {
 			return nil, fmt.Errorf("read %s at %d: %w", r.sh.id, e.Seq, err)
 		}
 		decs[i] = d
-		dataLen += len(d.data)
-		keyLen += len(d.key)
 	}
-	data := make([]byte, 0, dataLen)
-	keyBuf := make([]byte, 0, keyLen)
-	for _, d := range decs {
-		keyBuf = append(keyBuf, d.key...)
-	}
-	keys := string(keyBuf)
-	koff := 0
-	for i, d := range decs {
-		start := len(data)
-		data = append(data, d.data...)
+	out := codec.Records(decs)
+	for i := range out {
 		seq := ents[i].Seq
-		out[i] = record.Record{
-			ID:      record.NewID(r.s.streamID, r.sh.index, seq),
-			Key:     keys[koff : koff+len(d.key)],
-			Data:    data[start:len(data):len(data)],
-			Arrived: arrivedTime(d.arrivedMs),
-			Meta:    d.meta,
-			Shard:   r.sh.id,
-			Seq:     seq,
-		}
-		koff += len(d.key)
+		out[i].ID = record.NewID(r.s.streamID, r.sh.index, seq)
+		out[i].Shard = r.sh.id
+		out[i].Seq = seq
 	}
 	r.pos = ents[len(ents)-1].Seq + 1
 	return out, nil

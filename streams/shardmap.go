@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hydrant-io/hydrant/streams/internal/atomicfile"
+	"github.com/hydrant-io/hydrant/streams/internal/hashkey"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -23,7 +24,7 @@ const shardMapVersion = 1
 // forever so that ids, parents and ending sequence numbers stay known.
 type shardDef struct {
 	index          uint32
-	start, end     hashKey
+	start, end     hashkey.Key
 	parent         record.ShardID
 	adjacentParent record.ShardID
 	closed         bool
@@ -55,7 +56,7 @@ type shardMap struct {
 // newShardMap lays out n shards with Kinesis' initial ranges.
 func newShardMap(name string, n int, created time.Time) *shardMap {
 	m := &shardMap{name: name, created: created, nextIndex: uint32(n)}
-	for i, r := range initialRanges(n) {
+	for i, r := range hashkey.InitialRanges(n) {
 		m.shards = append(m.shards, shardDef{index: uint32(i), start: r[0], end: r[1]})
 	}
 	return m
@@ -79,7 +80,7 @@ func (m *shardMap) find(id record.ShardID) int {
 // split closes shard id at endSeq and returns the map with its two children
 // [start, newStart−1] and [newStart, end]. As in Kinesis, newStart must be
 // greater than start+1 and less than end.
-func (m *shardMap) split(id record.ShardID, newStart hashKey, endSeq uint64) (*shardMap, error) {
+func (m *shardMap) split(id record.ShardID, newStart hashkey.Key, endSeq uint64) (*shardMap, error) {
 	i := m.find(id)
 	if i < 0 {
 		return nil, fmt.Errorf("split %s: %w", id, ErrShardNotFound)
@@ -88,7 +89,7 @@ func (m *shardMap) split(id record.ShardID, newStart hashKey, endSeq uint64) (*s
 	if p.closed {
 		return nil, fmt.Errorf("split %s: shard is closed: %w", id, ErrInvalidArgument)
 	}
-	if newStart.cmp(p.start.add1()) <= 0 || newStart.cmp(p.end) >= 0 {
+	if newStart.Cmp(p.start.Add1()) <= 0 || newStart.Cmp(p.end) >= 0 {
 		return nil, fmt.Errorf("split %s: new starting hash key %s must be in (%s+1, %s): %w",
 			id, newStart, p.start, p.end, ErrInvalidArgument)
 	}
@@ -96,7 +97,7 @@ func (m *shardMap) split(id record.ShardID, newStart hashKey, endSeq uint64) (*s
 	c.shards[i].closed = true
 	c.shards[i].endSeq = endSeq
 	c.shards = append(c.shards,
-		shardDef{index: c.nextIndex, start: p.start, end: newStart.sub1(), parent: id},
+		shardDef{index: c.nextIndex, start: p.start, end: newStart.Sub1(), parent: id},
 		shardDef{index: c.nextIndex + 1, start: newStart, end: p.end, parent: id},
 	)
 	c.nextIndex += 2
@@ -116,10 +117,10 @@ func (m *shardMap) merge(id, adj record.ShardID, endSeq, adjEndSeq uint64) (*sha
 		return nil, fmt.Errorf("merge %s and %s: both shards must be distinct and open: %w", id, adj, ErrInvalidArgument)
 	}
 	lo, hi := a, b
-	if b.start.cmp(a.start) < 0 {
+	if b.start.Cmp(a.start) < 0 {
 		lo, hi = b, a
 	}
-	if lo.end.add1() != hi.start {
+	if lo.end.Add1() != hi.start {
 		return nil, fmt.Errorf("merge %s and %s: hash ranges are not adjacent: %w", id, adj, ErrInvalidArgument)
 	}
 	c := m.clone()
@@ -140,25 +141,25 @@ func (m *shardMap) validate() error {
 			return fmt.Errorf("shard map: bad or duplicate index %d", d.index)
 		}
 		seen[d.index] = true
-		if d.start.cmp(d.end) > 0 {
+		if d.start.Cmp(d.end) > 0 {
 			return fmt.Errorf("shard map: %s has an empty range", d.id())
 		}
 		if !d.closed {
 			open = append(open, d)
 		}
 	}
-	slices.SortFunc(open, func(a, b shardDef) int { return a.start.cmp(b.start) })
-	next := hashKey{}
+	slices.SortFunc(open, func(a, b shardDef) int { return a.start.Cmp(b.start) })
+	next := hashkey.Key{}
 	for k, d := range open {
 		if d.start != next {
 			return fmt.Errorf("shard map: open shards leave a gap or overlap at %s", d.id())
 		}
 		if k == len(open)-1 {
-			if d.end != maxHashKey {
+			if d.end != hashkey.Max {
 				return fmt.Errorf("shard map: open shards do not reach 2^128-1")
 			}
 		} else {
-			next = d.end.add1()
+			next = d.end.Add1()
 		}
 	}
 	if len(open) == 0 {
@@ -209,11 +210,11 @@ func (m *shardMap) UnmarshalJSON(b []byte) error {
 	}
 	*m = shardMap{name: j.Name, created: j.Created, nextIndex: j.NextIndex}
 	for _, s := range j.Shards {
-		start, err := parseHashKey(s.Start)
+		start, err := hashkey.Parse(s.Start)
 		if err != nil {
 			return err
 		}
-		end, err := parseHashKey(s.End)
+		end, err := hashkey.Parse(s.End)
 		if err != nil {
 			return err
 		}

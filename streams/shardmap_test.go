@@ -11,7 +11,7 @@ import (
 
 func TestShardMap_JSONRoundTrip(t *testing.T) {
 	m := newShardMap("events", 3, testTime)
-	m, err := m.split("shardId-000000000001", m.shards[1].start.add1().add1(), 42)
+	m, err := m.split("shardId-000000000001", m.shards[1].start.Add1().Add1(), 42)
 	require.NoError(t, err)
 	m, err = m.merge("shardId-000000000004", "shardId-000000000002", 0, 9)
 	require.NoError(t, err)
@@ -35,9 +35,9 @@ func TestShardMap_JSONRoundTrip(t *testing.T) {
 
 func TestShardMap_ValidateRejects(t *testing.T) {
 	cases := map[string]func(m *shardMap){
-		"overlap":         func(m *shardMap) { m.shards[1].start = m.shards[1].start.sub1() },
-		"gap":             func(m *shardMap) { m.shards[1].start = m.shards[1].start.add1() },
-		"short of max":    func(m *shardMap) { m.shards[1].end = m.shards[1].end.sub1() },
+		"overlap":         func(m *shardMap) { m.shards[1].start = m.shards[1].start.Sub1() },
+		"gap":             func(m *shardMap) { m.shards[1].start = m.shards[1].start.Add1() },
+		"short of max":    func(m *shardMap) { m.shards[1].end = m.shards[1].end.Sub1() },
 		"duplicate index": func(m *shardMap) { m.shards[1].index = 0 },
 		"index too high":  func(m *shardMap) { m.nextIndex = 1 },
 		"all closed":      func(m *shardMap) { m.shards[0].closed, m.shards[1].closed = true, true },

@@ -8,11 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/hydrant-io/hydrant/streams/checkpoint"
 	"github.com/hydrant-io/hydrant/streams/internal/atomicfile"
 	"github.com/hydrant-io/hydrant/streams/internal/fsutil"
+	"github.com/hydrant-io/hydrant/streams/internal/hashkey"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/streams/wal"
 )
@@ -106,16 +105,10 @@ type shard struct {
 // of open[i], ordered, with starts[0] == 0.
 type routeTable struct {
 	open   []*shard
-	starts []hashKey
+	starts []hashkey.Key
 }
 
-func (t *routeTable) route(key string) int {
-	if key == "" {
-		return rand.IntN(len(t.open)) // Firehose direct-put records have no key
-	}
-	h := keyHash(key)
-	return sort.Search(len(t.starts), func(i int) bool { return t.starts[i].cmp(h) > 0 }) - 1
-}
+func (t *routeTable) route(key string) int { return hashkey.Route(t.starts, key) }
 
 // Stream is the durable, sharded stream of one pipeline. It is safe for
 // concurrent use.
@@ -355,7 +348,7 @@ func (s *Stream) rebuildRoutesLocked() {
 			t.open = append(t.open, sh)
 		}
 	}
-	slices.SortFunc(t.open, func(a, b *shard) int { return a.def.start.cmp(b.def.start) })
+	slices.SortFunc(t.open, func(a, b *shard) int { return a.def.start.Cmp(b.def.start) })
 	for _, sh := range t.open {
 		t.starts = append(t.starts, sh.def.start)
 	}
@@ -419,7 +412,7 @@ func (s *Stream) notifyChangedLocked() {
 // SplitShard. The new shard map is durable before any record is routed to
 // the children.
 func (s *Stream) Split(ctx context.Context, shard record.ShardID, newStartingHashKey *big.Int) error {
-	hk, err := hashKeyFromBig(newStartingHashKey)
+	hk, err := hashkey.FromBig(newStartingHashKey)
 	if err != nil {
 		return fmt.Errorf("split %s: %w: %w", shard, ErrInvalidArgument, err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hydrant-io/hydrant/streams/internal/hashkey"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -153,7 +154,7 @@ func TestStream_SplitAndMerge(t *testing.T) {
 	last := sh[5]
 	require.False(t, last.Closed)
 	require.Equal(t, "0", last.StartingHashKey)
-	require.Equal(t, maxHashKey.String(), last.EndingHashKey)
+	require.Equal(t, hashkey.Max.String(), last.EndingHashKey)
 	require.Equal(t, record.ShardID("shardId-000000000001"), last.ParentShardID)
 	require.Equal(t, record.ShardID("shardId-000000000004"), last.AdjacentParentShardID)
 	final := recs(10, keyN)
@@ -278,7 +279,7 @@ func TestStream_ConcurrentAppend(t *testing.T) {
 		})
 	}
 	// A split in the middle must not lose or misroute records.
-	splitAt := s.routes.starts[1].add1().add1().big()
+	splitAt := s.routes.starts[1].Add1().Add1().Big()
 	wg.Go(func() {
 		if err := s.Split(t.Context(), "shardId-000000000001", splitAt); err != nil {
 			errs <- err

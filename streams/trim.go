@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hydrant-io/hydrant/streams/internal/codec"
 	"github.com/hydrant-io/hydrant/streams/record"
 	"github.com/hydrant-io/hydrant/streams/wal"
 )
@@ -297,11 +298,11 @@ func (s *Stream) arrivalAt(l *wal.Log, seq uint64) time.Time {
 	if err != nil || len(ents) == 0 {
 		return time.Time{}
 	}
-	d, err := decodeRecord(ents[0].Data)
+	d, err := codec.Decode(ents[0].Data)
 	if err != nil {
 		return time.Time{}
 	}
-	return arrivedTime(d.arrivedMs)
+	return codec.ArrivedTime(d.ArrivedMs)
 }
 
 // Stats returns counters and sizes of the stream.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hydrant-io/hydrant/streams/internal/hashkey"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
 
@@ -121,7 +122,7 @@ func TestTrim_DrainsConsumedClosedShard(t *testing.T) {
 	o := testOptions(t, dir)
 	s := openTest(t, o)
 	require.NoError(t, s.Append(t.Context(), recs(20, keyN)))
-	require.NoError(t, s.Split(t.Context(), shard0, maxHashKey.sub1().big()))
+	require.NoError(t, s.Split(t.Context(), shard0, hashkey.Max.Sub1().Big()))
 	require.NoError(t, s.Commit(t.Context(), "lake", shard0, 20))
 	require.NoError(t, s.Trim(t.Context()))
 	require.False(t, s.Shards()[0].Drained, "search has not finished the shard")

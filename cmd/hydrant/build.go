@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -15,7 +14,7 @@ import (
 	"github.com/hydrant-io/hydrant/configs"
 	"github.com/hydrant-io/hydrant/delivery"
 	"github.com/hydrant-io/hydrant/ingest"
-	"github.com/hydrant-io/hydrant/streams"
+	"github.com/hydrant-io/hydrant/streams/jetstream"
 )
 
 // app is the running server: streams, delivery pipelines and the doors.
@@ -33,6 +32,8 @@ type app struct {
 	noDelivery bool
 	started    time.Time
 	readiness  readiness
+	// cluster is the JetStream backend's connection; nil on the local log.
+	cluster *jetstream.Backend
 }
 
 // pipeline is one configured pipeline with its stream and runtime.
@@ -41,7 +42,8 @@ type pipeline struct {
 	cfg          configs.Pipeline
 	key          *keyQuery // nil unless stream.partition_key is set
 	destinations []*destination
-	stream       *streams.Stream
+	stream       streamCore      // for the doors, status and metrics
+	source       delivery.Stream // the same stream, for the runtime
 	delivery     *delivery.Pipeline
 }
 
@@ -60,27 +62,15 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 	if err != nil {
 		return nil, err
 	}
-	budget := streams.NewBudget(int64(cfg.Server.Limits.MaxBacklogBytes))
+	if err := a.openStreams(ctx); err != nil {
+		return nil, err
+	}
 	for _, p := range a.pipelines {
-		names := make([]string, len(p.cfg.Destinations))
 		dests := make([]*delivery.Destination, len(p.destinations))
 		for j, d := range p.destinations {
-			names[j], dests[j] = d.Name, d.Destination
+			dests[j] = d.Destination
 		}
-		p.stream, err = streams.Open(ctx, streams.Options{
-			Dir:       filepath.Join(cfg.Server.DataDir, p.name),
-			Name:      p.name,
-			Shards:    p.cfg.Stream.Shards,
-			Retention: time.Duration(p.cfg.Stream.Retention),
-			Consumers: names,
-			Budget:    budget,
-			Logger:    log.With("pipeline", p.name),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("open stream of pipeline %q: %w", p.name, err)
-		}
-		a.closers = append(a.closers, func(context.Context) error { return p.stream.Close() })
-		p.delivery, err = delivery.New(delivery.Options{Name: p.name, Stream: delivery.Local(p.stream), Destinations: dests, Logger: log})
+		p.delivery, err = delivery.New(delivery.Options{Name: p.name, Stream: p.source, Destinations: dests, Logger: log})
 		if err != nil {
 			return nil, err
 		}

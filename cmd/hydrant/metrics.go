@@ -124,13 +124,15 @@ var (
 		"Acknowledged records in damaged regions of the stream log, unreadable.", []string{"pipeline"}, nil)
 	descQuarantined = prometheus.NewDesc("hydrant_stream_quarantined_bytes_total",
 		"Bytes of damaged log regions and cut torn tails copied to quarantine folders.", []string{"pipeline"}, nil)
+	descLeases = prometheus.NewDesc("hydrant_leases_held",
+		"Shards of a destination this node delivers (JetStream backend; each shard is leased to one node at a time).", []string{"pipeline", "destination", "node"}, nil)
 	descRetentionDropped = prometheus.NewDesc("hydrant_stream_retention_dropped_records_total",
 		"Records deleted by retention before every destination delivered them.", []string{"pipeline"}, nil)
 )
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDeliveryRecords, descDeliveryBytes, descAttempts, descFreshness, descBackup,
-		descDropped, descProcessing, descProcessingCalls, descSucceedConversion, descFailedConversion, descPartitions, descBacklog, descBacklogRecords, descStreamBytes, descRetentionDropped, descDamagedRegions, descLostRecords, descQuarantined} {
+		descDropped, descProcessing, descProcessingCalls, descSucceedConversion, descFailedConversion, descPartitions, descBacklog, descBacklogRecords, descStreamBytes, descRetentionDropped, descDamagedRegions, descLostRecords, descQuarantined, descLeases} {
 		ch <- d
 	}
 }
@@ -173,6 +175,9 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 				counter(descFailedConversion, float64(s.BackedUpRecords[record.FormatConversionFailed]), p.name, d.Name)
 			}
 			gauge(descPartitions, float64(st.Partitions()), p.name, d.Name)
+			if c.a.cluster != nil {
+				gauge(descLeases, float64(len(c.a.cluster.Held(p.name, d.Name))), p.name, d.Name, c.a.cluster.Node())
+			}
 			for _, b := range p.stream.Backlog(d.Name) {
 				gauge(descBacklog, float64(b.Bytes), p.name, d.Name, string(b.Shard))
 				gauge(descBacklogRecords, float64(b.Records), p.name, d.Name, string(b.Shard))

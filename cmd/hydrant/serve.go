@@ -206,6 +206,7 @@ func (a *app) handler() http.Handler {
 	mux.Handle("/ui/", admin.Handler())
 	mux.Handle("GET /v1/pipelines", guard(http.HandlerFunc(a.servePipelines)))
 	mux.Handle("GET /v1/pipelines/{name}", guard(http.HandlerFunc(a.servePipeline)))
+	mux.Handle("GET /v1/cluster", guard(http.HandlerFunc(a.serveCluster)))
 	return a.metrics.instrument(mux)
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hydrant-io/hydrant/delivery"
 	"github.com/hydrant-io/hydrant/streams"
+	"github.com/hydrant-io/hydrant/streams/record"
 )
 
 // pipelineStatus is the JSON of GET /v1/pipelines/{name}; GET /v1/pipelines
@@ -15,7 +17,9 @@ import (
 // are float seconds (suffix _seconds) and times RFC 3339 strings; each field
 // is documented in docs/status-api.md (status_test.go checks both).
 type pipelineStatus struct {
-	Name     string              `json:"name"`
+	Name string `json:"name"`
+	// Node names this node on the JetStream backend (absent on the local log).
+	Node     string              `json:"node,omitempty"`
 	Incoming incomingStatus      `json:"incoming"`
 	Shards   []streams.ShardInfo `json:"shards"`
 	// LogDamage is what the stream's log found damaged and skipped.
@@ -38,7 +42,10 @@ type destinationStatus struct {
 	FreshnessSeconds float64                `json:"data_freshness_seconds"`
 	Partitions       int                    `json:"active_partitions"`
 	Backlog          []streams.ShardBacklog `json:"backlog"`
-	Stats            destinationStats       `json:"stats"`
+	// Leases are the shards this node delivers for the destination on the
+	// JetStream backend (absent on the local log, or when it holds none).
+	Leases []record.ShardID `json:"leases,omitempty"`
+	Stats  destinationStats `json:"stats"`
 }
 
 // destinationStats are a destination's counters, with the processing time
@@ -50,7 +57,7 @@ type destinationStats struct {
 
 func (a *app) status(p *pipeline) pipelineStatus {
 	ss := p.stream.Stats()
-	st := pipelineStatus{Name: p.name, Shards: p.stream.Shards(), LogDamage: ss.Damage,
+	st := pipelineStatus{Name: p.name, Node: a.node(), Shards: p.stream.Shards(), LogDamage: ss.Damage,
 		Incoming: incomingStatus{Records: ss.AppendedRecords, Bytes: ss.AppendedBytes}}
 	now := time.Now()
 	state, reason := "ok", degradedReason(ss.Damage)
@@ -62,6 +69,9 @@ func (a *app) status(p *pipeline) pipelineStatus {
 		ds := destinationStatus{Name: d.Name, Type: d.Type, State: state, StateReason: reason, Backlog: p.stream.Backlog(d.Name)}
 		if ds.Backlog == nil {
 			ds.Backlog = []streams.ShardBacklog{}
+		}
+		if a.cluster != nil {
+			ds.Leases = a.cluster.Held(p.name, d.Name)
 		}
 		if s := p.delivery.Stats(d.Name); s != nil {
 			snap := s.Snapshot()
@@ -107,6 +117,31 @@ func (a *app) servePipeline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a.status(p))
+}
+
+// serveCluster answers GET /v1/cluster: on the JetStream backend, every
+// live node and who holds which lease, as the key-value store has it now.
+func (a *app) serveCluster(w http.ResponseWriter, r *http.Request) {
+	if a.cluster == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"__type": "ResourceNotFoundException", "message": "no cluster: this server keeps its streams in its local log (server.stream_backend)"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	v, err := a.cluster.Cluster(ctx)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"__type": "ServiceUnavailableException", "message": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// node is this node's name on the JetStream backend, "" on the local log.
+func (a *app) node() string {
+	if a.cluster == nil {
+		return ""
+	}
+	return a.cluster.Node()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

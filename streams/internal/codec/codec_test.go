@@ -1,4 +1,4 @@
-package streams
+package codec
 
 import (
 	"testing"
@@ -24,17 +24,17 @@ func TestCodec_RoundTrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			b := appendRecord(nil, &tc.rec)
-			require.LessOrEqual(t, len(b), encodedSizeMax(&tc.rec))
-			d, err := decodeRecord(b)
+			b := Append(nil, &tc.rec)
+			require.LessOrEqual(t, len(b), SizeMax(&tc.rec))
+			d, err := Decode(b)
 			require.NoError(t, err)
-			require.Equal(t, tc.rec.Key, string(d.key))
-			require.Equal(t, string(tc.rec.Data), string(d.data))
-			require.Equal(t, tc.rec.Arrived.UnixMilli(), d.arrivedMs)
+			require.Equal(t, tc.rec.Key, string(d.Key))
+			require.Equal(t, string(tc.rec.Data), string(d.Data))
+			require.Equal(t, tc.rec.Arrived.UnixMilli(), d.ArrivedMs)
 			if len(tc.rec.Meta) == 0 {
-				require.Nil(t, d.meta)
+				require.Nil(t, d.Meta)
 			} else {
-				require.Equal(t, tc.rec.Meta, d.meta)
+				require.Equal(t, tc.rec.Meta, d.Meta)
 			}
 		})
 	}
@@ -50,29 +50,29 @@ func TestCodec_RejectsCorrupt(t *testing.T) {
 		"no arrival":   {1, 0},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := decodeRecord(b)
-			require.ErrorIs(t, err, errCorruptRecord)
+			_, err := Decode(b)
+			require.ErrorIs(t, err, ErrCorrupt)
 		})
 	}
 }
 
 func FuzzDecodeRecord(f *testing.F) {
-	f.Add(appendRecord(nil, &record.Record{Key: "k", Data: []byte("d"), Arrived: testTime}))
-	f.Add(appendRecord(nil, &record.Record{Data: []byte("d"), Meta: map[string]string{"a": "b"}}))
+	f.Add(Append(nil, &record.Record{Key: "k", Data: []byte("d"), Arrived: testTime}))
+	f.Add(Append(nil, &record.Record{Data: []byte("d"), Meta: map[string]string{"a": "b"}}))
 	f.Add([]byte{1, 1, 0, 0, 1, 1, 'a'})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := decodeRecord(b)
+		d, err := Decode(b)
 		if err != nil {
 			return
 		}
 		// Whatever decodes must re-encode to something that decodes the same.
-		r := record.Record{Key: string(d.key), Data: d.data, Arrived: arrivedTime(d.arrivedMs), Meta: d.meta}
-		d2, err := decodeRecord(appendRecord(nil, &r))
+		r := record.Record{Key: string(d.Key), Data: d.Data, Arrived: ArrivedTime(d.ArrivedMs), Meta: d.Meta}
+		d2, err := Decode(Append(nil, &r))
 		require.NoError(t, err)
-		require.Equal(t, d.key, d2.key)
-		require.Equal(t, d.data, d2.data)
-		require.Equal(t, d.arrivedMs, d2.arrivedMs)
-		require.Equal(t, len(d.meta), len(d2.meta))
+		require.Equal(t, d.Key, d2.Key)
+		require.Equal(t, d.Data, d2.Data)
+		require.Equal(t, d.ArrivedMs, d2.ArrivedMs)
+		require.Equal(t, len(d.Meta), len(d2.Meta))
 	})
 }

@@ -74,6 +74,10 @@ type Options struct {
 	Name string
 	// Stream is the pipeline's stream (Local for the local log).
 	Stream Stream
+	// Leases, when set, share the work with other nodes: a (destination,
+	// shard) is delivered only while this node holds its lease. Nil: this
+	// node delivers every shard (the local log).
+	Leases Leaser
 	// Destinations each read the stream with their own checkpoints.
 	Destinations []*Destination
 	// Logger; default discards.
@@ -174,7 +178,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 					continue
 				}
 				started[k] = true
-				if l, ok := p.opts.Stream.(Leaser); ok {
+				if l := p.opts.Leases; l != nil {
 					wg.Go(func() { p.runLeased(ctx, hard, l, d, sh) })
 					continue
 				}

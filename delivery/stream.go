@@ -72,10 +72,10 @@ func (l localStream) Commit(ctx context.Context, destination string, shard recor
 	return l.s.Commit(ctx, destination, shard, next)
 }
 
-// Leaser is implemented by a stream that several nodes deliver from: each
-// (destination, shard) is worked on by one node at a time, the holder of
-// its lease. The runtime then works on a shard only while it holds the
-// lease, and asks for it again when it has handed it over.
+// Leaser shares a stream's delivery among nodes: each (destination,
+// shard) is worked on by one node at a time, the holder of its lease. The
+// runtime then works on a shard only while it holds the lease, and asks
+// for it again when it has handed it over.
 type Leaser interface {
 	// Lease blocks until this node holds destination's lease on shard, or
 	// ctx is done.
@@ -95,9 +95,9 @@ type Lease interface {
 	Release()
 }
 
-// JetStream adapts a pipeline's stream on NATS JetStream to Stream and
-// Leaser.
-func JetStream(s *jetstream.Stream) Stream { return jetStream{s} }
+// JetStream adapts a pipeline's stream on NATS JetStream to Stream, and
+// its leases to Leaser (Options.Leases).
+func JetStream(s *jetstream.Stream) (Stream, Leaser) { return jetStream{s}, jetStream{s} }
 
 type jetStream struct{ s *jetstream.Stream }
 

@@ -98,7 +98,8 @@ func (a *app) openJetStreams(ctx context.Context) error {
 			return fmt.Errorf("open stream of pipeline %q: %w", p.name, err)
 		}
 		a.closers = append(a.closers, func(context.Context) error { return s.Close() })
-		p.stream, p.source = jsCore{s: s, b: b}, delivery.JetStream(s)
+		p.stream = jsCore{s: s, b: b}
+		p.source, p.leases = delivery.JetStream(s)
 	}
 	a.log.Info("stream backend: NATS JetStream", "node", node, "urls", strings.Join(bc.URLs, ","), "replicas", bc.Replicas)
 	return nil

@@ -44,6 +44,7 @@ type pipeline struct {
 	destinations []*destination
 	stream       streamCore      // for the doors, status and metrics
 	source       delivery.Stream // the same stream, for the runtime
+	leases       delivery.Leaser // nil on the local log
 	delivery     *delivery.Pipeline
 }
 
@@ -70,7 +71,7 @@ func build(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *app, 
 		for j, d := range p.destinations {
 			dests[j] = d.Destination
 		}
-		p.delivery, err = delivery.New(delivery.Options{Name: p.name, Stream: p.source, Destinations: dests, Logger: log})
+		p.delivery, err = delivery.New(delivery.Options{Name: p.name, Stream: p.source, Leases: p.leases, Destinations: dests, Logger: log})
 		if err != nil {
 			return nil, err
 		}

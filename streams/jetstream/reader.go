@@ -21,6 +21,9 @@ type Reader struct {
 	sh   *shardInfo
 	from uint64
 	it   jetstream.MessagesContext
+	// pending are decoded records not returned yet, pendingBytes their Data.
+	pending      []record.Record
+	pendingBytes int
 }
 
 // NewReader reads shard from sequence number from, or from the first
@@ -46,23 +49,22 @@ func (s *Stream) NewReader(ctx context.Context, shard record.ShardID, from uint6
 }
 
 // Next returns the next records: at least one, then whatever else is
-// already buffered, up to about maxBytes of Data. It blocks until a
+// already buffered, up to about maxBytes of Data (a message holds many
+// records; what does not fit waits for the next call). It blocks until a
 // record is stored or ctx is done.
 func (r *Reader) Next(ctx context.Context, maxBytes int) ([]record.Record, error) {
-	var out []record.Record
-	bytes := 0
-	for bytes < maxBytes {
+	for len(r.pending) == 0 || r.pendingBytes < maxBytes {
 		var msg jetstream.Msg
 		var err error
-		if len(out) == 0 {
+		if len(r.pending) == 0 {
 			msg, err = r.it.Next(jetstream.NextContext(ctx))
 		} else {
 			// Take what is already buffered without waiting for more.
 			msg, err = r.it.Next(jetstream.NextMaxWait(time.Millisecond))
 		}
 		if err != nil {
-			if len(out) > 0 {
-				return out, nil
+			if len(r.pending) > 0 {
+				break
 			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -74,9 +76,20 @@ func (r *Reader) Next(ctx context.Context, maxBytes int) ([]record.Record, error
 			return nil, err
 		}
 		for i := range recs {
-			bytes += len(recs[i].Data)
+			r.pendingBytes += len(recs[i].Data)
 		}
-		out = append(out, recs...)
+		r.pending = append(r.pending, recs...)
+	}
+	n, bytes := 0, 0
+	for n < len(r.pending) && (n == 0 || bytes+len(r.pending[n].Data) <= maxBytes) {
+		bytes += len(r.pending[n].Data)
+		n++
+	}
+	out := r.pending[:n:n]
+	r.pending = r.pending[n:]
+	r.pendingBytes -= bytes
+	if len(r.pending) == 0 {
+		r.pending = nil
 	}
 	return out, nil
 }

@@ -171,3 +171,12 @@ func (j jsCore) Stats() streams.StreamStats {
 		Appends: st.Appends, AppendedRecords: st.AppendedRecords, AppendedBytes: st.AppendedBytes,
 	}
 }
+
+// checkBackend reports whether the JetStream cluster answers with the
+// config's credentials (validate --check-connections): one line.
+func checkBackend(ctx context.Context, cfg *configs.Config) (line string, ok bool) {
+	if err := jetstream.Ping(ctx, cfg.Server.StreamBackend.URLs, natsOptions(cfg)...); err != nil {
+		return fmt.Sprintf("stream backend: not ready: %v\n", err), false
+	}
+	return "stream backend: ok\n", true
+}

@@ -77,6 +77,11 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, validateCheckTimeout)
 	defer cancel()
 	allOK := true
+	if cfg.Server.StreamBackend.JetStream() {
+		line, ok := checkBackend(ctx, cfg)
+		fmt.Fprint(stdout, "check ", line)
+		allOK = ok
+	}
 	for _, p := range pipelines {
 		lines, ok := checkAll(ctx, p)
 		for _, line := range lines {

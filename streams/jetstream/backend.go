@@ -174,3 +174,21 @@ func validToken(s string) bool {
 	}
 	return true
 }
+
+// Ping connects, asks JetStream for the account's limits and disconnects:
+// whether the cluster answers with these credentials.
+func Ping(ctx context.Context, urls []string, opts ...nats.Option) error {
+	nc, err := nats.Connect(strings.Join(urls, ","), opts...)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", strings.Join(urls, ","), err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	if _, err := js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	return nil
+}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -447,4 +448,28 @@ func TestJetStream_AddNodesRebalance(t *testing.T) {
 	_, dups := waitAllDelivered(t, "lake", acked, func() (map[int]int, error) { return lakeCounts(c.lake) })
 	require.Zero(t, dups, "a handover flushes and commits before the lease moves, so nothing is written twice")
 	t.Logf("2 nodes added mid-load: leases spread 2/2/2 %.1fs after the second node started; %d records, 0 duplicates", spread.Seconds(), len(acked))
+}
+
+// The dashboard of a node names the node and the shards it leases, the
+// same as its /v1/pipelines.
+func TestJetStream_DashboardShowsTheNodesLeases(t *testing.T) {
+	c := newJSCluster(t, 4, false)
+	n1 := c.start("node-1")
+	c.start("node-2")
+	waitFor(t, 30*time.Second, "leases spread over 2 nodes", func() bool {
+		o, n := c.owners()
+		return n == 4 && o["node-1"] == 2 && o["node-2"] == 2
+	})
+	ctx := browser(t)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate("http://"+n1.addr+"/ui"),
+		chromedp.WaitVisible(`[data-metric="connection"][data-value="live"]`),
+	))
+	waitFor(t, 30*time.Second, "the page shows node-1 and its 2 leases", func() bool {
+		m := pageMetrics(t, ctx, "node", "leases")
+		return m["node"] == "node-1" && m["leases"] == "2"
+	})
+	visible, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.querySelector('[data-metric="leases"]').hidden`))
+	require.NoError(t, err)
+	require.True(t, visible, "the leases line is shown on a clustered node")
 }

@@ -160,6 +160,12 @@
     renderShards($(v.node, '[data-list="shards"]'), shards);
     drawSpark($(v.node, 'canvas[data-chart="incoming"]'), v.incoming, cssColor(v.node, '--accent'), now);
 
+    // On the JetStream backend each node delivers the shards it leases:
+    // the page names the node it talks to and what that node holds.
+    const ne = v.m('node');
+    ne.hidden = !p.node;
+    setMetric(ne, p.node || '', p.node ? 'on node ' + p.node : '');
+
     const seen = new Set();
     for (const d of p.destinations || []) {
       seen.add(d.name);
@@ -169,7 +175,7 @@
         v.dests.set(d.name, dv);
         $(v.node, '.dests').append(dv.node);
       }
-      updateDest(dv, d, now, dt);
+      updateDest(dv, d, now, dt, !!p.node);
     }
     for (const [name, dv] of v.dests) if (!seen.has(name)) { dv.node.remove(); v.dests.delete(name); }
   }
@@ -215,7 +221,7 @@
     };
   }
 
-  function updateDest(v, d, now, dt) {
+  function updateDest(v, d, now, dt, clustered) {
     const st = d.stats || {};
     $(v.node, '.dtype').textContent = d.type || '';
     // Degraded (the stream log skipped damaged records): a badge and the reason.
@@ -254,6 +260,9 @@
     setMetric(v.m('failed-attempts'), failed, fmtCount(failed));
     setMetric(v.m('dropped-records'), st.dropped_records || 0, fmtCount(st.dropped_records || 0));
     setMetric(v.m('active-partitions'), d.active_partitions || 0, fmtCount(d.active_partitions || 0));
+    for (const el of v.node.querySelectorAll('[data-when="clustered"]')) el.hidden = !clustered;
+    const held = d.leases || [];
+    setMetric(v.m('leases'), held.length, held.length ? held.map(s => String(Number(s.replace('shardId-', '')))).join(', ') : 'none');
     const last = parseTime(st.last_delivery);
     setMetric(v.m('last-delivery'), st.last_delivery || '', fmtAge(last, Date.now()));
 

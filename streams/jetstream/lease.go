@@ -36,11 +36,28 @@ type Lease struct {
 	granted chan struct{}
 	revoked chan struct{} // closed: hand over (flush, commit, release)
 	lost    chan struct{} // closed: no longer ours, stop at once
+	revokeOnce, loseOnce sync.Once
+	// deadline fires half a TTL after the last renewal: the entry may
+	// expire half a TTL later, so writing stops before another node can
+	// hold the lease. A timer, so that no key-value call can delay it.
+	deadline *time.Timer
 
 	// Guarded by m.mu.
 	held, revoking, gone bool
 	rev                  uint64
-	renewed              time.Time
+}
+
+func (l *Lease) revoke() { l.revokeOnce.Do(func() { close(l.revoked) }) }
+func (l *Lease) lose()   { l.loseOnce.Do(func() { close(l.lost) }) }
+
+// isLost reports whether the lease was lost (its deadline passed).
+func (l *Lease) isLost() bool {
+	select {
+	case <-l.lost:
+		return true
+	default:
+		return false
+	}
 }
 
 // Revoked is closed when the node should hand the lease over: stop
@@ -156,16 +173,11 @@ func (m *leaseManager) forgetLocked(l *Lease) {
 	if m.wants[l.key] == l {
 		delete(m.wants, l.key)
 	}
-	closeOnce(l.revoked)
-	closeOnce(l.lost)
-}
-
-func closeOnce(c chan struct{}) {
-	select {
-	case <-c:
-	default:
-		close(c)
+	if l.deadline != nil {
+		l.deadline.Stop()
 	}
+	l.revoke()
+	l.lose()
 }
 
 func (m *leaseManager) loop() {
@@ -207,18 +219,21 @@ func (m *leaseManager) round() {
 			free = append(free, l)
 			continue
 		}
+		if l.isLost() {
+			// Not renewed in time: give it back (if it has not expired
+			// yet), so that another node need not wait for the TTL.
+			m.log.Warn("lease not renewed in time, given up", "lease", l.key)
+			_ = m.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev))
+			m.forgetLocked(l)
+			continue
+		}
 		rev, err := m.kv.Update(ctx, l.key, []byte(m.node), l.rev)
 		switch {
 		case err == nil:
-			l.rev, l.renewed = rev, now
+			l.rev = rev
+			l.deadline.Reset(m.ttl / 2)
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
 			m.log.Warn("lease lost", "lease", l.key, "err", err)
-			m.forgetLocked(l)
-			continue
-		case now.Sub(l.renewed) > m.ttl*3/4:
-			// Not renewed for most of a TTL: it may expire any moment, so
-			// stop writing before another node can start.
-			m.log.Warn("lease not renewed in time, giving it up", "lease", l.key, "err", err)
 			m.forgetLocked(l)
 			continue
 		default:
@@ -244,7 +259,7 @@ func (m *leaseManager) round() {
 		l := held[len(held)-1]
 		held = held[:len(held)-1]
 		l.revoking = true
-		closeOnce(l.revoked)
+		l.revoke()
 	}
 	// Shortfall: create free leases, most liked first.
 	slices.SortFunc(free, func(a, b *Lease) int { return cmpOrder(a, b) })
@@ -260,7 +275,8 @@ func (m *leaseManager) round() {
 			m.log.Warn("acquire lease", "lease", l.key, "err", err)
 			break
 		}
-		l.held, l.rev, l.renewed = true, rev, now
+		l.held, l.rev = true, rev
+		l.deadline = time.AfterFunc(m.ttl/2, l.lose)
 		held = append(held, l)
 		close(l.granted)
 	}

@@ -116,3 +116,17 @@ func (m *leaseManager) stopNoRelease() {
 	close(m.stopping)
 	m.wg.Wait()
 }
+
+func TestLeases_CutOffFromNATSTheHolderStops(t *testing.T) {
+	c := jstest.Start(t, 1)
+	b := connect(t, c, "n1", 2*time.Second)
+	l, err := b.leases.Acquire(context.Background(), "p", "d", "shardId-000000000000")
+	require.NoError(t, err)
+	defer l.Release()
+	c.Stop(0)
+	select {
+	case <-l.Lost():
+	case <-time.After(time.Minute):
+		t.Fatal("a holder that cannot renew never gave its lease up")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hydrant-io/hydrant/sinks/iceberg/icetest"
 	"github.com/hydrant-io/hydrant/sinks/postgres/pgtest"
 	"github.com/hydrant-io/hydrant/streams/jetstream/jstest"
 )
@@ -40,6 +42,8 @@ type jsCluster struct {
 	dir    string
 	lake   string
 	table  string // "" = no postgres destination
+	ice    *icetest.Warehouse
+	iceTbl string // "" = no iceberg destination
 	shards int
 	mu     sync.Mutex
 	nodes  []*jsNode
@@ -52,15 +56,23 @@ type jsNode struct {
 	dead bool
 }
 
-func newJSCluster(t *testing.T, shards int, withPostgres bool) *jsCluster {
+// newJSCluster prepares a cluster whose pipeline delivers to a directory
+// ("lake") and, when named in with, to "postgres" and "iceberg" (both
+// exactly once).
+func newJSCluster(t *testing.T, shards int, with ...string) *jsCluster {
 	c := &jsCluster{t: t, nats: jstest.Start(t, 3), dir: t.TempDir(), shards: shards}
 	c.lake = filepath.Join(c.dir, "lake")
-	if withPostgres {
+	if slices.Contains(with, "postgres") {
 		admin := pgtest.Admin(t)
 		schema := pgtest.Schema(t, admin)
 		c.table = schema + ".events"
 		_, err := admin.Exec(t.Context(), `CREATE TABLE `+c.table+` (id bigint NOT NULL, body text)`)
 		require.NoError(t, err)
+	}
+	if slices.Contains(with, "iceberg") {
+		c.ice = icetest.NewWarehouse(t)
+		c.iceTbl = c.ice.Namespace(t) + ".events"
+		require.NoError(t, os.WriteFile(filepath.Join(c.dir, "events.yaml"), []byte("columns:\n  - { name: id, type: int64 }\n  - { name: body, type: string }\n"), 0o644))
 	}
 	return c
 }
@@ -83,6 +95,23 @@ func (c *jsCluster) start(name string) *jsNode {
         retry: { duration: 1h }
         backup: { store: errors }`, c.table)
 	}
+	stores := ""
+	if c.ice != nil {
+		s3 := c.ice.Config("", c.ice.S3HostPort()).S3
+		stores = fmt.Sprintf(`
+  s3: { type: s3, endpoint: %q, access_key_id: %q, secret_access_key: %q, path_style: true }
+  %s: { type: iceberg, catalog: sql, uri: %q, warehouse: %q, store: s3 }`,
+			s3.Endpoint, s3.AccessKeyID, s3.SecretAccessKey, icetest.CatalogName, pgtest.DSN(), c.ice.Location)
+		db += fmt.Sprintf(`
+      - name: ice
+        type: iceberg
+        store: %s
+        table: %s
+        format: { type: parquet, schema: %s }
+        buffer: { size: 1MiB, interval: 1s }
+        retry: { duration: 1h }
+        backup: { store: errors }`, icetest.CatalogName, c.iceTbl, filepath.Join(c.dir, "events.yaml"))
+	}
 	cfg := writeHydrantConfig(t, dir, fmt.Sprintf(`version: 1
 server:
   listen: %s
@@ -96,7 +125,7 @@ server:
 stores:
   lake: { type: directory, path: %s }
   errors: { type: directory, path: %s }
-  wh: { type: postgres, dsn: %q }
+  wh: { type: postgres, dsn: %q }%s
 pipelines:
   - name: events
     stream: { shards: %d, partition_key: .user }
@@ -110,7 +139,7 @@ pipelines:
         retry: { duration: 1h }
         backup: { store: errors }%s
 `, addr, filepath.Join(dir, "data"), strings.Join(c.nats.URLs(), ", "), name, jsLeaseTTL,
-		c.lake, filepath.Join(c.dir, "errors"), pgtest.DSN(), c.shards, db))
+		c.lake, filepath.Join(c.dir, "errors"), pgtest.DSN(), stores, c.shards, db))
 	n := &jsNode{name: name, addr: addr, p: startHydrant(t, binary, cfg, addr)}
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
@@ -184,10 +213,14 @@ func (c *jsCluster) owners() (map[string]int, int) {
 }
 
 func (c *jsCluster) destinations() int {
+	n := 1
 	if c.table != "" {
-		return 2
+		n++
 	}
-	return 1
+	if c.iceTbl != "" {
+		n++
+	}
+	return n
 }
 
 // jsLoad sends records {"id":N,"user":"uK","body":...} in batches of 100
@@ -341,7 +374,7 @@ func waitAllDelivered(t *testing.T, what string, acked map[int]bool, counts func
 }
 
 func TestJetStream_KillNodeMidLoad(t *testing.T) {
-	c := newJSCluster(t, 6, true)
+	c := newJSCluster(t, 6, "postgres", "iceberg")
 	for i := 1; i <= 3; i++ {
 		c.start(fmt.Sprintf("node-%d", i))
 	}
@@ -382,12 +415,25 @@ func TestJetStream_KillNodeMidLoad(t *testing.T) {
 	db, dbDups := waitAllDelivered(t, "postgres", acked, func() (map[int]int, error) { return pgCounts(t.Context(), pool, c.table) })
 	require.Zero(t, dbDups, "postgres is exactly once across a lease move")
 	require.Len(t, db, load.total)
-	t.Logf("kill -9 of 1 of 3 nodes: %d records acknowledged (%d producer retries); leases moved %.1fs after the kill (ttl %s); lake duplicates %d (%.2f%%); postgres duplicates %d",
-		len(acked), load.retries, moved.Seconds(), jsLeaseTTL, lakeDups, 100*float64(lakeDups)/float64(len(acked)), dbDups)
+	ice, iceDups := waitAllDelivered(t, "iceberg", acked, func() (map[int]int, error) {
+		counts := map[int]int{}
+		for _, row := range c.ice.Rows(t, c.iceTbl) {
+			id, ok := row["id"].(int64)
+			if !ok {
+				return nil, fmt.Errorf("id %v is a %T", row["id"], row["id"])
+			}
+			counts[int(id)]++
+		}
+		return counts, nil
+	})
+	require.Zero(t, iceDups, "iceberg is exactly once across a lease move")
+	require.Len(t, ice, load.total)
+	t.Logf("kill -9 of 1 of 3 nodes: %d records acknowledged (%d producer retries); leases moved %.1fs after the kill (ttl %s); lake duplicates %d (%.2f%%); postgres duplicates %d; iceberg duplicates %d",
+		len(acked), load.retries, moved.Seconds(), jsLeaseTTL, lakeDups, 100*float64(lakeDups)/float64(len(acked)), dbDups, iceDups)
 }
 
 func TestJetStream_NATSServerDownMidLoad(t *testing.T) {
-	c := newJSCluster(t, 4, false)
+	c := newJSCluster(t, 4)
 	c.start("node-1")
 	c.start("node-2")
 	load := &jsLoad{total: 40_000, acked: map[int]bool{}}
@@ -416,7 +462,7 @@ func TestJetStream_NATSServerDownMidLoad(t *testing.T) {
 }
 
 func TestJetStream_AddNodesRebalance(t *testing.T) {
-	c := newJSCluster(t, 6, false)
+	c := newJSCluster(t, 6)
 	c.start("node-1")
 	wantLeases := c.shards * c.destinations()
 	waitFor(t, 30*time.Second, "one node holds every lease", func() bool {
@@ -453,7 +499,7 @@ func TestJetStream_AddNodesRebalance(t *testing.T) {
 // The dashboard of a node names the node and the shards it leases, the
 // same as its /v1/pipelines.
 func TestJetStream_DashboardShowsTheNodesLeases(t *testing.T) {
-	c := newJSCluster(t, 4, false)
+	c := newJSCluster(t, 4)
 	n1 := c.start("node-1")
 	c.start("node-2")
 	waitFor(t, 30*time.Second, "leases spread over 2 nodes", func() bool {

@@ -30,12 +30,12 @@ import (
 
 // Lease is one held (pipeline, destination, shard).
 type Lease struct {
-	m       *leaseManager
-	key     string
-	order   uint64 // this node's preference among free leases
-	granted chan struct{}
-	revoked chan struct{} // closed: hand over (flush, commit, release)
-	lost    chan struct{} // closed: no longer ours, stop at once
+	m                    *leaseManager
+	key                  string
+	order                uint64 // this node's preference among free leases
+	granted              chan struct{}
+	revoked              chan struct{} // closed: hand over (flush, commit, release)
+	lost                 chan struct{} // closed: no longer ours, stop at once
 	revokeOnce, loseOnce sync.Once
 	// deadline fires half a TTL after the last renewal: the entry may
 	// expire half a TTL later, so writing stops before another node can
@@ -202,35 +202,61 @@ func (m *leaseManager) loop() {
 }
 
 // round renews, counts nodes, gives up a surplus and takes free leases up
-// to the fair share. The lock is held throughout: the key-value calls are
-// short, and Acquire and Release must see a settled state.
+// to the fair share. The lock is held throughout, so that Acquire and
+// Release see a settled state; every key-value call has its own time
+// limit, and renewals run concurrently, so that a slow cluster delays a
+// round by one call, not one per lease.
 func (m *leaseManager) round() {
-	ctx, cancel := context.WithTimeout(context.Background(), m.ttl/4)
-	defer cancel()
-	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, err := m.kv.Put(ctx, "node."+m.node, []byte(now.UTC().Format(time.RFC3339Nano))); err != nil {
+	ctx, cancel := m.call()
+	_, err := m.kv.Put(ctx, "node."+m.node, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	cancel()
+	if err != nil {
 		m.log.Warn("lease heartbeat", "err", err)
 	}
-	var held, free []*Lease
+	var renew, held, free []*Lease
 	for _, l := range m.wants {
-		if !l.held {
+		switch {
+		case !l.held:
 			free = append(free, l)
-			continue
-		}
-		if l.isLost() {
+		case l.isLost():
 			// Not renewed in time: give it back (if it has not expired
 			// yet), so that another node need not wait for the TTL.
 			m.log.Warn("lease not renewed in time, given up", "lease", l.key)
+			ctx, cancel := m.call()
 			_ = m.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev))
+			cancel()
 			m.forgetLocked(l)
-			continue
+		default:
+			renew = append(renew, l)
 		}
-		rev, err := m.kv.Update(ctx, l.key, []byte(m.node), l.rev)
+	}
+	revs, errs := make([]uint64, len(renew)), make([]error, len(renew))
+	var wg sync.WaitGroup
+	for i, l := range renew {
+		wg.Go(func() {
+			ctx, cancel := m.call()
+			defer cancel()
+			revs[i], errs[i] = m.kv.Update(ctx, l.key, []byte(m.node), l.rev)
+		})
+	}
+	wg.Wait()
+	for i, l := range renew {
+		err := errs[i]
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// The revision moved. If the entry still names this node, it
+			// was our own renewal whose answer was lost: adopt it (the
+			// deadline stays where it was).
+			if rev, mine := m.mine(l.key); mine {
+				l.rev = rev
+				held = appendUnlessRevoking(held, l)
+				continue
+			}
+		}
 		switch {
 		case err == nil:
-			l.rev = rev
+			l.rev = revs[i]
 			l.deadline.Reset(m.ttl / 2)
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
 			m.log.Warn("lease lost", "lease", l.key, "err", err)
@@ -239,22 +265,14 @@ func (m *leaseManager) round() {
 		default:
 			m.log.Warn("renew lease", "lease", l.key, "err", err)
 		}
-		if !l.revoking {
-			held = append(held, l)
-		}
+		held = appendUnlessRevoking(held, l)
 	}
-	if n, err := m.countNodes(ctx); err == nil {
+	if n, err := m.countNodes(); err == nil {
 		m.nodes = max(n, 1)
 	}
-	total := 0
-	for _, l := range m.wants {
-		if !l.gone {
-			total++
-		}
-	}
-	fair := (total + m.nodes - 1) / m.nodes
+	fair := (len(m.wants) + m.nodes - 1) / m.nodes
 	// Surplus: revoke those this node likes least.
-	slices.SortFunc(held, func(a, b *Lease) int { return cmpOrder(a, b) })
+	slices.SortFunc(held, cmpOrder)
 	for len(held) > fair {
 		l := held[len(held)-1]
 		held = held[:len(held)-1]
@@ -262,14 +280,22 @@ func (m *leaseManager) round() {
 		l.revoke()
 	}
 	// Shortfall: create free leases, most liked first.
-	slices.SortFunc(free, func(a, b *Lease) int { return cmpOrder(a, b) })
+	slices.SortFunc(free, cmpOrder)
 	for _, l := range free {
 		if len(held) >= fair {
 			break
 		}
+		ctx, cancel := m.call()
 		rev, err := m.kv.Create(ctx, l.key, []byte(m.node))
+		cancel()
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			continue // another node's
+			// Another node's, or ours from a create whose answer was
+			// lost (or from this node's previous process, which is gone).
+			var mine bool
+			if rev, mine = m.mine(l.key); !mine {
+				continue
+			}
+			err = nil
 		}
 		if err != nil {
 			m.log.Warn("acquire lease", "lease", l.key, "err", err)
@@ -282,6 +308,29 @@ func (m *leaseManager) round() {
 	}
 }
 
+// call is the time limit of one key-value call.
+func (m *leaseManager) call() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), m.ttl/4)
+}
+
+// mine reports whether key's entry names this node, and its revision.
+func (m *leaseManager) mine(key string) (uint64, bool) {
+	ctx, cancel := m.call()
+	defer cancel()
+	e, err := m.kv.Get(ctx, key)
+	if err != nil || string(e.Value()) != m.node {
+		return 0, false
+	}
+	return e.Revision(), true
+}
+
+func appendUnlessRevoking(held []*Lease, l *Lease) []*Lease {
+	if l.revoking {
+		return held
+	}
+	return append(held, l)
+}
+
 func cmpOrder(a, b *Lease) int {
 	switch {
 	case a.order < b.order:
@@ -292,7 +341,9 @@ func cmpOrder(a, b *Lease) int {
 	return strings.Compare(a.key, b.key)
 }
 
-func (m *leaseManager) countNodes(ctx context.Context) (int, error) {
+func (m *leaseManager) countNodes() (int, error) {
+	ctx, cancel := m.call()
+	defer cancel()
 	lister, err := m.kv.ListKeysFiltered(ctx, "node.*")
 	if err != nil {
 		return 0, err

@@ -68,7 +68,9 @@ func (s *Server) serveReceiver(w http.ResponseWriter, r *http.Request, stream st
 		return
 	}
 	if len(recs) > 0 {
-		if err := s.streams.Append(r.Context(), stream, recs); err != nil {
+		// Firehose sends a retried request with the same id: a backend that
+		// can (JetStream) stores it once.
+		if err := s.streams.Append(record.WithDedupID(r.Context(), reqID), stream, recs); err != nil {
 			switch {
 			case errors.Is(err, record.ErrStreamNotFound):
 				fail(http.StatusNotFound, "stream %s not found", stream)

@@ -73,14 +73,13 @@ func (l *Lease) Lost() <-chan struct{} { return l.lost }
 func (l *Lease) Release() { l.m.release(l) }
 
 type leaseManager struct {
-	kv   jetstream.KeyValue
-	node string
-	ttl  time.Duration
-	log  *slog.Logger
-	kick chan struct{}
-	stopping,
-	done chan struct{}
-	wg sync.WaitGroup
+	kv       jetstream.KeyValue
+	node     string
+	ttl      time.Duration
+	log      *slog.Logger
+	kick     chan struct{}
+	stopping chan struct{}
+	wg       sync.WaitGroup
 
 	mu    sync.Mutex
 	wants map[string]*Lease // by key: what this node's runtime waits for or holds
@@ -89,7 +88,7 @@ type leaseManager struct {
 
 func newLeaseManager(kv jetstream.KeyValue, node string, ttl time.Duration, log *slog.Logger) *leaseManager {
 	return &leaseManager{kv: kv, node: node, ttl: ttl, log: log, kick: make(chan struct{}, 1),
-		stopping: make(chan struct{}), done: make(chan struct{}), wants: map[string]*Lease{}, nodes: 1}
+		stopping: make(chan struct{}), wants: map[string]*Lease{}, nodes: 1}
 }
 
 func leaseKey(pipeline, destination string, shard record.ShardID) string {

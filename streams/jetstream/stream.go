@@ -2,6 +2,8 @@ package jetstream
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -194,18 +196,33 @@ func (s *Stream) Append(ctx context.Context, recs []record.Record) error {
 		return nil
 	}
 	now := time.Now()
+	// A request the producer may repeat (record.WithDedupID) becomes the
+	// same messages every time, on any node: keyless records are routed
+	// by the id instead of at random, and message ids derive from it, so
+	// JetStream drops a repeat within its duplicate window.
+	dedup := record.DedupID(ctx)
+	if dedup != "" {
+		// Any text may come in; a digest is safe in a header.
+		sum := sha256.Sum256([]byte(dedup))
+		dedup = hex.EncodeToString(sum[:16])
+	}
 	groups := make([][]int, len(s.shards))
 	for i := range recs {
 		if recs[i].Arrived.IsZero() {
 			recs[i].Arrived = now
 		}
-		g := hashkey.Route(s.starts, recs[i].Key)
+		key := recs[i].Key
+		if key == "" && dedup != "" {
+			key = dedup + "/" + strconv.Itoa(i)
+		}
+		g := hashkey.Route(s.starts, key)
 		groups[g] = append(groups[g], i)
 	}
 	type chunk struct {
 		shard *shardInfo
 		idx   []int
 		body  []byte
+		msgID string
 	}
 	var chunks []chunk
 	var dataBytes uint64
@@ -226,6 +243,13 @@ func (s *Stream) Append(ctx context.Context, recs []record.Record) error {
 			chunks = append(chunks, c)
 		}
 	}
+	for k := range chunks {
+		if dedup != "" {
+			chunks[k].msgID = "rq-" + dedup + "-" + strconv.Itoa(k)
+		} else {
+			chunks[k].msgID = s.b.msgPrefix + strconv.FormatUint(s.msgSeq.Add(1), 36)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.b.opts.PublishTimeout)
 	defer cancel()
 	errs := make([]error, len(chunks))
@@ -233,7 +257,7 @@ func (s *Stream) Append(ctx context.Context, recs []record.Record) error {
 	for k := range chunks {
 		c := &chunks[k]
 		publish := func() {
-			seq, err := s.publish(ctx, c.shard.subject, c.body)
+			seq, err := s.publish(ctx, c.shard.subject, c.msgID, c.body)
 			if err != nil {
 				errs[k] = fmt.Errorf("shard %s: %w", c.shard.id, err)
 				return
@@ -264,8 +288,7 @@ func (s *Stream) Append(ctx context.Context, recs []record.Record) error {
 // publish stores one message and returns its stream sequence, retrying
 // with the same message id while JetStream does not answer (a leader
 // election, a reconnect) until ctx ends.
-func (s *Stream) publish(ctx context.Context, subject string, body []byte) (uint64, error) {
-	id := s.b.msgPrefix + strconv.FormatUint(s.msgSeq.Add(1), 36)
+func (s *Stream) publish(ctx context.Context, subject, id string, body []byte) (uint64, error) {
 	msg := &nats.Msg{Subject: subject, Data: body}
 	wait := 50 * time.Millisecond
 	for {

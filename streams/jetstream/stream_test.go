@@ -161,3 +161,27 @@ func TestStream_FullStreamIsBackpressure(t *testing.T) {
 	}
 	require.ErrorIs(t, lastErr, record.ErrBackpressure)
 }
+
+func TestStream_RepeatedRequestIsStoredOnce(t *testing.T) {
+	c := jstest.Start(t, 1)
+	b1 := connect(t, c, "n1", 2*time.Second)
+	s1 := openStream(t, b1, "p", 4)
+	s2 := openStream(t, connect(t, c, "n2", 2*time.Second), "p", 4) // another node
+	send := func(s *Stream, id string) []record.Record {
+		recs := make([]record.Record, 50)
+		for i := range recs {
+			recs[i] = record.Record{Data: []byte(fmt.Sprintf("r%d", i))} // keyless, as Firehose sends
+		}
+		require.NoError(t, s.Append(record.WithDedupID(context.Background(), id), recs))
+		return recs
+	}
+	first := send(s1, "req-1\n\x00odd")
+	before := s1.Stats(context.Background()).Messages
+	again := send(s2, "req-1\n\x00odd") // Firehose retries the request on another node
+	require.Equal(t, before, s1.Stats(context.Background()).Messages, "the repeat stored nothing")
+	for i := range first {
+		require.Equal(t, first[i].ID, again[i].ID, "the repeat answers with the first request's record ids")
+	}
+	send(s2, "req-2")
+	require.Greater(t, s1.Stats(context.Background()).Messages, before, "another request id is stored")
+}

@@ -343,7 +343,7 @@ func recheck(st *tableState, b *record.Batch, from int, failed map[int]error) {
 			_, err = p.of(b.Records[i].Data)
 		}
 		if err != nil {
-			failed[i] = conversionFailed(err)
+			failed[i] = columnar.ConversionFailed(err)
 		}
 	}
 }
@@ -640,7 +640,7 @@ func (s *Sink) group(st *tableState, b *record.Batch, from int, failed map[int]e
 	for _, i := range all {
 		part, err := p.of(b.Records[i].Data)
 		if err != nil {
-			failed[i] = conversionFailed(err)
+			failed[i] = columnar.ConversionFailed(err)
 			continue
 		}
 		g := groups[part.key]
@@ -654,12 +654,6 @@ func (s *Sink) group(st *tableState, b *record.Batch, from int, failed map[int]e
 	return groups, order, nil
 }
 
-// conversionFailed is a record the schema rejected: permanent, backed up
-// as format-conversion-failed, as on S3.
-func conversionFailed(err error) error {
-	return sinks.Permanent(record.WithErrorType(err, record.FormatConversionFailed))
-}
-
 // writeParquet writes records idx of recs into one file at path and
 // returns its row count and size.
 func writeParquet(ctx context.Context, fs icebergio.WriteFileIO, path string, enc *columnar.Encoder, recs []record.Record, idx []int, failed map[int]error) (int, int64, error) {
@@ -670,20 +664,9 @@ func writeParquet(ctx context.Context, fs icebergio.WriteFileIO, path string, en
 	cw := &countingWriter{w: f}
 	bw := bufio.NewWriterSize(cw, 64<<10)
 	fw := enc.NewWriter(bw)
-	for _, i := range idx {
-		if err := ctx.Err(); err != nil {
-			_ = f.Close()
-			return 0, 0, context.Cause(ctx)
-		}
-		err := fw.Write(recs[i].Data)
-		var ce *columnar.ConversionError
-		switch {
-		case errors.As(err, &ce):
-			failed[i] = conversionFailed(err)
-		case err != nil:
-			_ = f.Close()
-			return 0, 0, err
-		}
+	if err := columnar.WriteRecords(ctx, fw, recs, idx, failed); err != nil {
+		_ = f.Close()
+		return 0, 0, err
 	}
 	if err := fw.Close(); err != nil {
 		_ = f.Close()

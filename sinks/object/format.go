@@ -4,19 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
-	"github.com/hydrant-io/hydrant/sinks"
 	"github.com/hydrant-io/hydrant/sinks/columnar"
 	"github.com/hydrant-io/hydrant/streams/record"
 )
-
-// conversionFailed is the per-record error of a record the schema
-// rejected: permanent, backed up as format-conversion-failed.
-func conversionFailed(err error) error {
-	return sinks.Permanent(record.WithErrorType(err, record.FormatConversionFailed))
-}
 
 // formatBufferSize batches the converter's output before it crosses the
 // pipe, and holds a file's first bytes until a row is known to exist.
@@ -64,18 +56,8 @@ func (s *Sink) putConverted(ctx context.Context, key string, recs []record.Recor
 func convertTo(ctx context.Context, w io.Writer, enc *columnar.Encoder, recs []record.Record, idx []int, failed map[int]error) error {
 	bw := bufio.NewWriterSize(w, formatBufferSize)
 	fw := enc.NewWriter(bw)
-	for _, i := range idx {
-		if err := ctx.Err(); err != nil {
-			return context.Cause(ctx)
-		}
-		err := fw.Write(recs[i].Data)
-		var ce *columnar.ConversionError
-		switch {
-		case errors.As(err, &ce):
-			failed[i] = conversionFailed(err)
-		case err != nil:
-			return fmt.Errorf("convert record %d: %w", i, err)
-		}
+	if err := columnar.WriteRecords(ctx, fw, recs, idx, failed); err != nil {
+		return err
 	}
 	if fw.Rows() == 0 {
 		return nil // leave the buffered header unsent: no object

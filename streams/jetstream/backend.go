@@ -113,17 +113,21 @@ func Connect(ctx context.Context, opts Options) (*Backend, error) {
 	_, _ = rand.Read(nonce[:])
 	b := &Backend{opts: opts, log: log, nc: nc, js: js, streams: map[string]*Stream{},
 		msgPrefix: opts.Node + "-" + hex.EncodeToString(nonce[:]) + "-"}
-	b.cps, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: checkpointBucket, Description: "Hydrant delivery checkpoints",
-		History: 1, Replicas: opts.Replicas, Storage: jetstream.FileStorage,
+	b.cps, err = retrySetup(ctx, func() (jetstream.KeyValue, error) {
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: checkpointBucket, Description: "Hydrant delivery checkpoints",
+			History: 1, Replicas: opts.Replicas, Storage: jetstream.FileStorage,
+		})
 	})
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: checkpoint bucket: %w", err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: leaseBucket, Description: "Hydrant delivery leases and node heartbeats",
-		History: 1, Replicas: opts.Replicas, Storage: jetstream.FileStorage, TTL: opts.LeaseTTL,
+	kv, err := retrySetup(ctx, func() (jetstream.KeyValue, error) {
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: leaseBucket, Description: "Hydrant delivery leases and node heartbeats",
+			History: 1, Replicas: opts.Replicas, Storage: jetstream.FileStorage, TTL: opts.LeaseTTL,
+		})
 	})
 	if err != nil {
 		nc.Close()
@@ -191,4 +195,31 @@ func Ping(ctx context.Context, urls []string, opts ...nats.Option) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	return nil
+}
+
+// setupWait bounds how long creating buckets and streams is retried.
+const setupWait = 60 * time.Second
+
+// retrySetup retries a create-or-update call that timed out or found no
+// placement: nodes started together on a new cluster race to create the
+// same buckets, and a cluster just formed may not place replicas yet.
+func retrySetup[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	deadline := time.Now().Add(setupWait)
+	wait := 250 * time.Millisecond
+	for {
+		v, err := call()
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return v, err
+		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && !strings.Contains(apiErr.Description, "peer") {
+			return v, err // a refusal that waiting will not change
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }

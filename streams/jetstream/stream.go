@@ -114,14 +114,14 @@ func (b *Backend) OpenStream(ctx context.Context, opts StreamOptions) (*Stream, 
 	existing, err := b.js.Stream(ctx, s.name)
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
-		s.js, err = b.js.CreateOrUpdateStream(ctx, cfg)
+		s.js, err = retrySetup(ctx, func() (jetstream.Stream, error) { return b.js.CreateOrUpdateStream(ctx, cfg) })
 	case err != nil:
 	default:
 		have := existing.CachedInfo().Config.Metadata[metaShards]
 		if have != cfg.Metadata[metaShards] {
 			return nil, fmt.Errorf("jetstream: stream %s has %s shards, the config says %d: changing the shard count of a JetStream pipeline is not supported", s.name, have, opts.Shards)
 		}
-		s.js, err = b.js.CreateOrUpdateStream(ctx, cfg)
+		s.js, err = retrySetup(ctx, func() (jetstream.Stream, error) { return b.js.CreateOrUpdateStream(ctx, cfg) })
 	}
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: stream %s: %w", s.name, err)

@@ -168,7 +168,7 @@ func (s *Stream) ShardRange(i int) (index uint32, id record.ShardID, start, end 
 	return sh.index, sh.id, sh.start.String(), sh.end.String()
 }
 
-// NeverChanges is a channel that is never closed: the shard map of a
+// neverChanges is a channel that is never closed: the shard map of a
 // JetStream stream is fixed.
 var neverChanges = make(chan struct{})
 
